@@ -1,0 +1,170 @@
+"""The relying party's and the browser's side of the login, as plain functions.
+
+Used by the Locust journeys and by the tests: PKCE pairs, RS512 ``private_key_jwt`` client assertions
+(RFC 7523), reading forms out of the provider's HTML (so another provider with similar pages can be
+driven without hard-coded paths), and ID-token validation against a cached JWKS.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import time
+import uuid
+from dataclasses import dataclass, field
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, urljoin, urlsplit
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
+@dataclass
+class Form:
+    action: str
+    method: str
+    fields: dict[str, str] = field(default_factory=dict)
+    buttons: dict[str, list[str]] = field(default_factory=dict)
+    inputs: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Page:
+    forms: list[Form]
+    error: str | None  # the data-error code of the page's error summary, if any
+    title: str
+
+    def form(self, has_input: str | None = None) -> Form | None:
+        for f in self.forms:
+            if has_input is None or has_input in f.inputs or has_input in f.buttons:
+                return f
+        return None
+
+
+class _PageParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.forms: list[Form] = []
+        self.error: str | None = None
+        self._in_title = False
+        self.title = ""
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "form":
+            self.forms.append(Form(a.get("action", ""), a.get("method", "get").lower()))
+        elif tag in ("input", "button") and self.forms:
+            form, name = self.forms[-1], a.get("name", "")
+            kind = a.get("type", "text" if tag == "input" else "submit").lower()
+            if not name:
+                return
+            if kind == "submit":
+                form.buttons.setdefault(name, []).append(a.get("value", ""))
+            else:
+                form.inputs.append(name)
+                if kind == "hidden":
+                    form.fields[name] = a.get("value", "")
+        elif "data-error" in a and a.get("id") == "error-summary":
+            self.error = a["data-error"]
+        elif tag == "title":
+            self._in_title = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title += data
+
+
+def parse_page(html: str) -> Page:
+    p = _PageParser()
+    p.feed(html)
+    return Page(p.forms, p.error, p.title.strip())
+
+
+def absolute(base_url: str, action: str) -> str:
+    return urljoin(base_url, action)
+
+
+def pkce_pair() -> tuple[str, str]:
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    return verifier, challenge
+
+
+def query_of(url: str) -> dict[str, str]:
+    return {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+@dataclass(frozen=True)
+class ClientRegistration:
+    client_id: str
+    redirect_uri: str
+    private_key: rsa.RSAPrivateKey
+    kid: str | None = None
+
+    @classmethod
+    def from_dev_client(cls, path: str | Path, redirect_index: int = 0) -> ClientRegistration:
+        """Read the mock's ``dev-client.json`` (client_id, redirect URIs, private JWK)."""
+        reg = json.loads(Path(path).read_text())
+        key = RSAAlgorithm.from_jwk(json.dumps(reg["private_jwk"]))
+        if not isinstance(key, rsa.RSAPrivateKey):
+            raise ValueError(f"{path}: private_jwk is not an RSA private key")
+        return cls(reg["client_id"], reg["redirect_uris"][redirect_index], key, reg["private_jwk"].get("kid"))
+
+    def assertion(self, token_endpoint: str, lifetime: int = 60, now: float | None = None) -> str:
+        """An RS512 ``private_key_jwt`` client assertion (RFC 7523 §3)."""
+        t = int(now if now is not None else time.time())
+        claims = {
+            "iss": self.client_id,
+            "sub": self.client_id,
+            "aud": token_endpoint,
+            "jti": str(uuid.uuid4()),
+            "iat": t,
+            "exp": t + lifetime,
+        }
+        headers = {"kid": self.kid} if self.kid else None
+        return jwt.encode(claims, self.private_key, algorithm="RS512", headers=headers)
+
+    def auth_params(self, token_endpoint: str) -> dict[str, str]:
+        return {"client_assertion_type": ASSERTION_TYPE, "client_assertion": self.assertion(token_endpoint)}
+
+
+class IdTokenError(ValueError):
+    pass
+
+
+def validate_id_token(
+    id_token: str, jwks: dict[str, Any], issuer: str, client_id: str, nonce: str | None
+) -> dict[str, Any]:
+    """OIDC Core §3.1.3.7 checks: signature (key by kid from the cached JWKS), iss, aud, exp, nonce."""
+    try:
+        kid = jwt.get_unverified_header(id_token).get("kid")
+        jwk = next((k for k in jwks.get("keys", []) if k.get("kid") == kid), None)
+        if jwk is None:
+            raise IdTokenError(f"no key {kid!r} in the JWKS")
+        key = RSAAlgorithm.from_jwk(json.dumps(jwk))
+        if not isinstance(key, rsa.RSAPublicKey):
+            raise IdTokenError(f"key {kid!r} is not an RSA public key")
+        claims: dict[str, Any] = jwt.decode(
+            id_token,
+            key,
+            algorithms=["RS512"],
+            audience=client_id,
+            issuer=issuer,
+            options={"require": ["exp", "iat", "sub"]},
+        )
+    except jwt.PyJWTError as exc:
+        raise IdTokenError(f"ID token rejected: {exc}") from None
+    if nonce is not None and claims.get("nonce") != nonce:
+        raise IdTokenError("ID token nonce does not match")
+    return claims

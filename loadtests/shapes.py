@@ -1,0 +1,229 @@
+"""Load shapes: declarative lists of stages, each a constant open-model arrival rate.
+
+Why stages: an architect reads a capacity report tier by tier ("does 20m hold?"), so every shape is a
+list of :class:`Stage` with its population, the model's arrival rate and a steady-state window that
+skips the warm-up after each step. The Locust ``LoadTestShape`` (elsewhere) only walks the list.
+
+Time is compressed, rates are not: the default ramp holds each population tier for 20 s, not an hour,
+at the tier's real peak rate. When a generator cannot reach the real rate, ``scale`` divides every
+rate by a factor; each stage keeps both figures so the report can say so. This module does not
+import Locust, so shapes can be planned, printed and tested without a generator.
+"""
+
+from __future__ import annotations
+
+import bisect
+import inspect
+import itertools
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from loadtests.workload import WorkloadModel
+
+RAMP_TIERS: tuple[int, ...] = (
+    500_000,
+    1_000_000,
+    2_500_000,
+    5_000_000,
+    10_000_000,
+    20_000_000,
+    40_000_000,
+    60_000_000,
+)
+DEFAULT_STAGE_S = 20.0  # 8 tiers * 20 s: the whole default ramp takes under three minutes
+DEFAULT_WARMUP = 0.25  # share of each stage discarded before the steady-state window
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One constant-rate step of a shape.
+
+    ``model_rate`` is the unscaled peak logins/s the workload model gives; ``target_rate`` is what the
+    generator should offer (``model_rate / scale``). Measurements count only from ``steady_from_s``.
+    """
+
+    name: str
+    kind: str  # "tier", "steady", "surge", "recovery", "soak" or "step"
+    population: int
+    duration_s: float
+    model_rate: float
+    steady_from_s: float
+    scale: float = 1.0
+    surge: float = 1.0  # multiplier applied on top of the model (spike shape only)
+
+    def __post_init__(self) -> None:
+        if not self.duration_s > 0:
+            raise ValueError(f"stage {self.name!r}: duration_s={self.duration_s!r} must be > 0")
+        if not 0 <= self.steady_from_s < self.duration_s:
+            raise ValueError(f"stage {self.name!r}: steady_from_s must be in [0, duration_s)")
+        if not self.scale > 0:
+            raise ValueError(f"stage {self.name!r}: scale={self.scale!r} must be > 0")
+        if not self.model_rate >= 0:
+            raise ValueError(f"stage {self.name!r}: model_rate={self.model_rate!r} must be >= 0")
+
+    @property
+    def target_rate(self) -> float:
+        """Logins/s the generator offers in this stage."""
+        return self.model_rate / self.scale
+
+    @property
+    def steady_s(self) -> float:
+        return self.duration_s - self.steady_from_s
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "target_rate": self.target_rate}
+
+
+class Schedule:
+    """Stages laid end to end, so a shape's ``tick()`` can ask which stage a moment falls in."""
+
+    def __init__(self, stages: Sequence[Stage]) -> None:
+        if not stages:
+            raise ValueError("a schedule needs at least one stage")
+        self.stages: tuple[Stage, ...] = tuple(stages)
+        self._ends = list(itertools.accumulate(s.duration_s for s in self.stages))
+
+    @property
+    def total_s(self) -> float:
+        return self._ends[-1]
+
+    def start_of(self, index: int) -> float:
+        return self._ends[index - 1] if index > 0 else 0.0
+
+    def stage_at(self, t: float) -> tuple[int, Stage] | None:
+        """The stage running at ``t`` seconds; a boundary belongs to the later stage; None outside."""
+        if t < 0 or t >= self.total_s:
+            return None
+        index = bisect.bisect_right(self._ends, t)
+        return index, self.stages[index]
+
+
+def format_population(population: int) -> str:
+    """500000 → "500k", 2500000 → "2.5m": the tier names people use."""
+    for unit, size in (("m", 1_000_000), ("k", 1_000)):
+        if population >= size:
+            return f"{population / size:.2f}".rstrip("0").rstrip(".") + unit
+    return str(population)
+
+
+def _stage(model_rate: float, population: int, duration_s: float, warmup: float, **kw: Any) -> Stage:
+    if not 0 <= warmup < 1:
+        raise ValueError(f"warmup={warmup!r} must be in [0, 1)")
+    return Stage(
+        population=population,
+        duration_s=duration_s,
+        model_rate=model_rate,
+        steady_from_s=duration_s * warmup,
+        **kw,
+    )
+
+
+def ramp(
+    model: WorkloadModel,
+    tiers: Sequence[int] = RAMP_TIERS,
+    stage_s: float = DEFAULT_STAGE_S,
+    warmup: float = DEFAULT_WARMUP,
+    scale: float = 1.0,
+) -> list[Stage]:
+    """The default shape: each population tier held for ``stage_s`` at its modelled peak rate."""
+    if not tiers:
+        raise ValueError("ramp needs at least one population tier")
+    return [
+        _stage(
+            model.peak_logins_per_s(p),
+            p,
+            stage_s,
+            warmup,
+            name=format_population(p),
+            kind="tier",
+            scale=scale,
+        )
+        for p in tiers
+    ]
+
+
+def spike(
+    model: WorkloadModel,
+    base_population: int = 10_000_000,
+    surge_factor: float | None = None,
+    steady_s: float = 30.0,
+    surge_s: float = 30.0,
+    recovery_s: float = 30.0,
+    warmup: float = DEFAULT_WARMUP,
+    scale: float = 1.0,
+) -> list[Stage]:
+    """Launch day: a steady tier, a step up by ``surge_factor`` (default ``model.launch_surge``), recovery.
+
+    The surge is a step, the sharpest change an open model can offer: arrivals jump at once.
+    """
+    factor = model.launch_surge if surge_factor is None else surge_factor
+    if not factor >= 1:
+        raise ValueError(f"surge_factor={factor!r} must be >= 1")
+    base = model.peak_logins_per_s(base_population)
+    name = format_population(base_population)
+    common = {"warmup": warmup, "scale": scale}
+    return [
+        _stage(base, base_population, steady_s, name=f"{name} steady", kind="steady", **common),
+        _stage(
+            base * factor,
+            base_population,
+            surge_s,
+            name=f"{name} x{factor:g}",
+            kind="surge",
+            surge=factor,
+            **common,
+        ),
+        _stage(base, base_population, recovery_s, name=f"{name} recovery", kind="recovery", **common),
+    ]
+
+
+def soak(
+    model: WorkloadModel,
+    population: int = 10_000_000,
+    duration_s: float = 1800.0,
+    warmup: float = 0.05,
+    scale: float = 1.0,
+) -> list[Stage]:
+    """One tier for a long time, to expose leaks and drift that short stages hide."""
+    rate = model.peak_logins_per_s(population)
+    name = f"{format_population(population)} soak"
+    return [_stage(rate, population, duration_s, warmup, name=name, kind="soak", scale=scale)]
+
+
+def capacity(
+    model: WorkloadModel,
+    start_rate: float = 10.0,
+    step: float = 10.0,
+    max_steps: int = 30,
+    stage_s: float = DEFAULT_STAGE_S,
+    warmup: float = DEFAULT_WARMUP,
+    scale: float = 1.0,
+) -> list[Stage]:
+    """Stairs of rising arrival rate; each step names the population whose peak it is.
+
+    The runner stops at the first step that breaks the SLO; the step before it is the capacity.
+    """
+    if not start_rate > 0 or not step > 0 or max_steps < 1:
+        raise ValueError("capacity needs start_rate > 0, step > 0 and max_steps >= 1")
+    rates = [start_rate + i * step for i in range(max_steps)]
+    return [
+        _stage(r, model.population_for_rate(r), stage_s, warmup, name=f"{r:g}/s", kind="step", scale=scale)
+        for r in rates
+    ]
+
+
+Builder = Callable[..., list[Stage]]
+SHAPES: dict[str, Builder] = {"ramp": ramp, "spike": spike, "soak": soak, "capacity": capacity}
+
+
+def get_shape(name: str, model: WorkloadModel, **opts: Any) -> list[Stage]:
+    """Build a shape by name; unknown names and options are a ValueError listing the valid ones."""
+    builder = SHAPES.get(name)
+    if builder is None:
+        raise ValueError(f"unknown shape {name!r}; valid shapes: {', '.join(sorted(SHAPES))}")
+    valid = [p for p in inspect.signature(builder).parameters if p != "model"]
+    for key in opts:
+        if key not in valid:
+            raise ValueError(f"shape {name!r} has no option {key!r}; valid options: {', '.join(valid)}")
+    return builder(model, **opts)

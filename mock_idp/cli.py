@@ -1,0 +1,205 @@
+"""``loginload idp``: serve the mock IdP, print a citizen, rotate the signing keys."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import ipaddress
+import json
+import os
+import secrets
+import shutil
+import socket
+import sys
+from typing import Any
+from urllib.parse import urlencode
+
+from mock_idp import MOCK_BANNER
+from mock_idp.clients import DEV_CALLBACK_PATH, DEV_CLIENT_ID, dev_client_path
+from mock_idp.context import prepare_state
+from mock_idp.keys import rotate
+from mock_idp.metrics import MULTIPROC_ENV
+from mock_idp.population import citizen
+from mock_idp.routes import AUTHORIZE, DISCOVERY
+from mock_idp.settings import ENV_VAR, Settings, load_config_file
+
+# CLI flag -> Settings field (flags left unset do not override the config file)
+_FLAGS = (
+    "host",
+    "port",
+    "workers",
+    "population",
+    "seed",
+    "state_dir",
+    "store",
+    "issuer",
+    "users_file",
+    "admin_token",
+    "sms_code_mode",
+    "max_inflight",
+)
+
+
+class UsageError(Exception):
+    """A mistake the user can fix: shown as one line, exit code 2."""
+
+
+def register(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "idp",
+        help="serve the mock NHS login IdP (or: idp citizen I, idp rotate-key)",
+        description="Serve loginload's mock of NHS login's OpenID Connect provider.",
+    )
+    p.add_argument("--host", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, help="port (default 8765)")
+    p.add_argument("--workers", type=int, help="worker processes (default 1)")
+    p.add_argument("--population", type=_population, help="synthetic citizens, e.g. 500k, 60m (default 60m)")
+    p.add_argument("--seed", help="population seed (default 'loginload')")
+    p.add_argument("--state-dir", help="keys, secret, dev client and SQLite store (default ./.loginload)")
+    p.add_argument("--store", help="'sqlite' (default), 'sqlite:///PATH' or 'redis://HOST:PORT/DB'")
+    p.add_argument("--issuer", help="public issuer URL, e.g. behind a proxy (default http://HOST:PORT)")
+    p.add_argument("--config", help="TOML file with an [idp] table and [[clients]] registrations")
+    p.add_argument("--users-file", help="JSON list of named test users with chosen claims")
+    p.add_argument("--admin-token", help="enable the admin API with this bearer token (default off)")
+    p.add_argument("--sms-code-mode", choices=("fixed", "derived"), help="fixed test code or per citizen")
+    p.add_argument("--max-inflight", type=int, help="per-worker requests in flight before 503 (default 256)")
+    p.add_argument("--access-log", action="store_true", help="log every request (slower)")
+    sub = p.add_subparsers(dest="idp_command", metavar="{serve,citizen,rotate-key}")
+    sub.add_parser("serve", help="serve the IdP (the default)")
+    c = sub.add_parser("citizen", help="print citizen I's credentials and claims as JSON")
+    c.add_argument("index", type=int)
+    sub.add_parser("rotate-key", help="publish a new signing key; run again to sign with it")
+    p.set_defaults(func=main)
+
+
+def _population(text: str) -> int:
+    t = text.strip().lower().replace("_", "").replace(",", "")
+    mult = {"k": 1_000, "m": 1_000_000}.get(t[-1:], 1)
+    try:
+        return int(float(t[:-1] if mult > 1 else t) * mult)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a population: {text!r} (try 500k or 60m)") from None
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    values: dict[str, Any] = load_config_file(args.config) if args.config else {}
+    if args.config:
+        values["config"] = args.config
+    for name in _FLAGS:
+        value = getattr(args, name, None)
+        if value is not None:
+            values[name] = value
+    if getattr(args, "access_log", False):
+        values["access_log"] = True
+    return Settings.from_mapping(values)
+
+
+def main(args: argparse.Namespace) -> int:
+    try:
+        settings = settings_from_args(args)
+        if args.idp_command == "citizen":
+            return print_citizen(settings, args.index)
+        if args.idp_command == "rotate-key":
+            prepare_state(settings)
+            print(rotate(settings.state_path))
+            return 0
+        return serve(settings)
+    except (UsageError, ValueError, OSError) as exc:
+        print(f"loginload idp: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def print_citizen(settings: Settings, index: int) -> int:
+    if not 0 <= index < settings.population:
+        raise UsageError(f"citizen index must be 0..{settings.population - 1}")
+    c = citizen(index, settings.seed, settings.proofing_mix, settings.sms_code_mode, settings.fixed_sms_code)
+    print(json.dumps(dataclasses.asdict(c), indent=2))
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_port(host: str, port: int) -> None:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind((host, port))
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def sign_in_url(settings: Settings) -> str:
+    query = {
+        "client_id": DEV_CLIENT_ID,
+        "redirect_uri": settings.issuer_url + DEV_CALLBACK_PATH,
+        "response_type": "code",
+        "scope": "openid profile email phone",
+        "state": secrets.token_urlsafe(8),
+        "nonce": secrets.token_urlsafe(8),
+        "vtr": '["P9.Cp.Cd","P5.Cp.Cd","P0.Cp.Cd"]',
+    }
+    return settings.issuer_url + AUTHORIZE + "?" + urlencode(query)
+
+
+def banner(settings: Settings) -> str:
+    c = citizen(0, settings.seed, settings.proofing_mix, settings.sms_code_mode, settings.fixed_sms_code)
+    lines = [
+        "=" * 78,
+        MOCK_BANNER,
+        "=" * 78,
+        f"issuer      {settings.issuer_url}",
+        f"workers     {settings.workers}   population {settings.population:,}",
+        f"discovery   {settings.issuer_url}{DISCOVERY}",
+        f"state       {settings.state_path.resolve()}   store: {settings.store}",
+    ]
+    if not settings.clients:
+        lines.append(
+            f"dev client  {dev_client_path(settings.state_path).resolve()}  (client_id, key, redirect)"
+        )
+    lines += [
+        "",
+        "Sign in with a browser as a synthetic citizen:",
+        f"  1. open   {sign_in_url(settings)}",
+        f"  2. email  {c.email}",
+        f"     password {c.password}",
+        f"  3. SMS code {c.sms_code}   (any citizen: loginload idp citizen I)",
+        "Ctrl-C stops the server.",
+    ]
+    if not _is_loopback(settings.host):
+        lines.insert(3, f"WARNING: listening on {settings.host}, beyond loopback. This is a MOCK.")
+    return "\n".join(lines)
+
+
+def serve(settings: Settings) -> int:
+    import uvicorn
+
+    _check_port(settings.host, settings.port)
+    prepare_state(settings)
+    os.environ[ENV_VAR] = settings.to_json()
+    metrics_dir = settings.state_path / "metrics"
+    shutil.rmtree(metrics_dir, ignore_errors=True)
+    metrics_dir.mkdir(parents=True)
+    os.environ[MULTIPROC_ENV] = str(metrics_dir.resolve())
+    print(banner(settings), flush=True)
+    uvicorn.run(
+        "mock_idp.app:app_from_env",
+        factory=True,
+        host=settings.host,
+        port=settings.port,
+        workers=settings.workers,
+        log_level="warning",
+        access_log=settings.access_log,
+        loop="uvloop",
+        http="httptools",
+        lifespan="off",
+        timeout_graceful_shutdown=5,
+    )
+    return 0

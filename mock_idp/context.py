@@ -1,0 +1,70 @@
+"""Everything a handler needs, built once per worker process from the settings."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from mock_idp.citizens import Directory
+from mock_idp.clients import Client, load_clients
+from mock_idp.keys import KeySet, ensure_keys, load_keys
+from mock_idp.metrics import Metrics
+from mock_idp.routes import TOKEN, TRUSTMARK
+from mock_idp.sealing import Sealer, ensure_secret, load_secret
+from mock_idp.settings import Settings
+from mock_idp.store import Store, open_store
+
+
+@dataclass
+class Context:
+    settings: Settings
+    issuer: str
+    keys: KeySet
+    sealer: Sealer
+    store: Store
+    clients: dict[str, Client]
+    directory: Directory
+    metrics: Metrics
+    clock: Callable[[], float] = time.time
+
+    @property
+    def token_endpoint(self) -> str:
+        return self.issuer + TOKEN
+
+    @property
+    def vtm(self) -> str:
+        host = urlsplit(self.issuer).netloc
+        return f"{self.issuer}{TRUSTMARK}{host}"
+
+
+def prepare_state(settings: Settings) -> None:
+    """Create keys, sealing secret and (with no clients configured) the dev client: once, before workers."""
+    state = settings.state_path
+    state.mkdir(parents=True, exist_ok=True)
+    ensure_keys(state)
+    ensure_secret(state)
+    load_clients(settings.clients, state, settings.issuer_url, _config_base(settings))
+
+
+def _config_base(settings: Settings) -> Path:
+    return Path(settings.config).parent if settings.config else Path(".")
+
+
+def build_context(settings: Settings, clock: Callable[[], float] = time.time) -> Context:
+    prepare_state(settings)
+    state = settings.state_path
+    store = open_store(settings.store, state)
+    return Context(
+        settings=settings,
+        issuer=settings.issuer_url,
+        keys=load_keys(state),
+        sealer=Sealer(load_secret(state)),
+        store=store,
+        clients=load_clients(settings.clients, state, settings.issuer_url, _config_base(settings)),
+        directory=Directory(settings, store),
+        metrics=Metrics(),
+        clock=clock,
+    )

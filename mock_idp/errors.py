@@ -1,0 +1,131 @@
+"""OAuth 2.0 / OpenID Connect errors, each carrying the error code its spec names.
+
+    OAuthError (error, description, status_code)
+    ├── InvalidRequest          400  RFC 6749 §5.2, §4.1.2.1
+    ├── InvalidClient           401  RFC 6749 §5.2 (client authentication failed)
+    ├── InvalidGrant            400  RFC 6749 §5.2
+    ├── UnauthorizedClient      400  RFC 6749 §5.2
+    ├── UnsupportedGrantType    400  RFC 6749 §5.2
+    ├── UnsupportedResponseType 400  RFC 6749 §4.1.2.1
+    ├── InvalidScope            400  RFC 6749 §5.2
+    ├── AccessDenied            400  RFC 6749 §4.1.2.1
+    ├── RequestNotSupported     400  OIDC Core §3.1.2.6
+    ├── LoginRequired           400  NHS login: `sso_login_required` for prompt=none without a session
+    ├── InvalidToken            401  RFC 6750 §3.1 (with WWW-Authenticate)
+    ├── InsufficientScope       403  RFC 6750 §3.1
+    ├── NotFound                404  (not OAuth: unknown path / admin API off)
+    ├── MethodNotAllowed        405
+    ├── PayloadTooLarge         413
+    └── TemporarilyUnavailable  503  RFC 6749 §4.1.2.1 (load shedding, with Retry-After)
+
+One handler (`mock_idp.http`) renders any of them as `{"error", "error_description"}`; the authorize
+endpoint instead sends them back to the client's redirect URI once that URI is known to be registered.
+"""
+
+from __future__ import annotations
+
+
+class OAuthError(Exception):
+    error = "server_error"
+    status_code = 500
+
+    def __init__(self, description: str = "") -> None:
+        super().__init__(description)
+        self.description = description
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return []
+
+
+class InvalidRequest(OAuthError):
+    error = "invalid_request"
+    status_code = 400
+
+
+class InvalidClient(OAuthError):
+    error = "invalid_client"
+    status_code = 401
+
+
+class InvalidGrant(OAuthError):
+    error = "invalid_grant"
+    status_code = 400
+
+
+class UnauthorizedClient(OAuthError):
+    error = "unauthorized_client"
+    status_code = 400
+
+
+class UnsupportedGrantType(OAuthError):
+    error = "unsupported_grant_type"
+    status_code = 400
+
+
+class UnsupportedResponseType(OAuthError):
+    error = "unsupported_response_type"
+    status_code = 400
+
+
+class InvalidScope(OAuthError):
+    error = "invalid_scope"
+    status_code = 400
+
+
+class AccessDenied(OAuthError):
+    error = "access_denied"
+    status_code = 400
+
+
+class RequestNotSupported(OAuthError):
+    error = "request_not_supported"
+    status_code = 400
+
+
+class LoginRequired(OAuthError):
+    error = "sso_login_required"
+    status_code = 400
+
+
+class InvalidToken(OAuthError):
+    error = "invalid_token"
+    status_code = 401
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        value = f'Bearer error="invalid_token", error_description="{self.description}"'
+        return [(b"www-authenticate", value.encode())]
+
+
+class InsufficientScope(OAuthError):
+    error = "insufficient_scope"
+    status_code = 403
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [(b"www-authenticate", b'Bearer error="insufficient_scope"')]
+
+
+class NotFound(OAuthError):
+    error = "not_found"
+    status_code = 404
+
+
+class MethodNotAllowed(OAuthError):
+    error = "invalid_request"
+    status_code = 405
+
+
+class PayloadTooLarge(OAuthError):
+    error = "invalid_request"
+    status_code = 413
+
+
+class TemporarilyUnavailable(OAuthError):
+    error = "temporarily_unavailable"
+    status_code = 503
+
+    def __init__(self, description: str = "", retry_after: int = 1) -> None:
+        super().__init__(description)
+        self.retry_after = retry_after
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [(b"retry-after", str(self.retry_after).encode())]

@@ -1,0 +1,146 @@
+"""Signing keys in the state directory: created on first start, reused after, rotated on command.
+
+Layout: ``<state>/keys/index.json`` lists ``{"kid", "status"}`` in order, ``<state>/keys/<kid>.pem``
+holds each private key. Status is ``active`` (signs and is published), ``next`` (published, not yet
+signing: relying parties cache JWKS, so a key must be published before it signs) or ``retired``
+(published so tokens it signed still verify, no longer signing).
+
+The private key *object* is loaded once per process: parsing a PEM costs ~100x an RS512 signature.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
+
+KEY_BITS = 2048
+
+
+@dataclass(frozen=True)
+class SigningKey:
+    kid: str
+    status: str
+    private_key: rsa.RSAPrivateKey
+    public_jwk: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class KeySet:
+    keys: tuple[SigningKey, ...]
+
+    @property
+    def signing(self) -> SigningKey:
+        return next(k for k in self.keys if k.status == "active")
+
+    def public_key(self, kid: str) -> rsa.RSAPublicKey | None:
+        for k in self.keys:
+            if k.kid == kid:
+                return k.private_key.public_key()
+        return None
+
+    def jwks(self) -> dict[str, Any]:
+        return {"keys": [k.public_jwk for k in self.keys]}
+
+
+def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
+    """Write a file so that readers see the old or the new content, never half of it."""
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+
+
+def generate_rsa_key() -> rsa.RSAPrivateKey:
+    return rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
+
+
+def private_pem(key: rsa.RSAPrivateKey) -> bytes:
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+
+
+def public_jwk(key: rsa.RSAPublicKey, kid: str) -> dict[str, Any]:
+    jwk: dict[str, Any] = json.loads(RSAAlgorithm.to_jwk(key))
+    jwk.update({"kid": kid, "use": "sig", "alg": "RS512"})
+    return jwk
+
+
+def _keys_dir(state_dir: Path) -> Path:
+    return state_dir / "keys"
+
+
+def _read_index(state_dir: Path) -> list[dict[str, str]]:
+    path = _keys_dir(state_dir) / "index.json"
+    if not path.exists():
+        return []
+    entries: list[dict[str, str]] = json.loads(path.read_text())
+    return entries
+
+
+def _write_index(state_dir: Path, entries: list[dict[str, str]]) -> None:
+    atomic_write(_keys_dir(state_dir) / "index.json", json.dumps(entries, indent=2).encode(), 0o644)
+
+
+def _new_key(state_dir: Path, status: str) -> dict[str, str]:
+    kid = str(uuid.uuid4())
+    atomic_write(_keys_dir(state_dir) / f"{kid}.pem", private_pem(generate_rsa_key()))
+    return {"kid": kid, "status": status}
+
+
+def ensure_keys(state_dir: Path) -> None:
+    """Create the first signing key if the state directory has none (idempotent)."""
+    _keys_dir(state_dir).mkdir(parents=True, exist_ok=True)
+    if not _read_index(state_dir):
+        _write_index(state_dir, [_new_key(state_dir, "active")])
+
+
+def rotate(state_dir: Path) -> str:
+    """Advance the rotation by one step and say what happened.
+
+    With no ``next`` key: create one and publish it (it does not sign yet). With a ``next`` key: it
+    becomes ``active``, the old active key is ``retired`` (still published), the oldest retired key
+    beyond one is dropped. Running servers pick the change up on restart.
+    """
+    ensure_keys(state_dir)
+    entries = _read_index(state_dir)
+    nxt = [e for e in entries if e["status"] == "next"]
+    if not nxt:
+        entry = _new_key(state_dir, "next")
+        _write_index(state_dir, [*entries, entry])
+        return f"published new key {entry['kid']} (not signing yet; rotate again to sign with it)"
+    for e in entries:
+        if e["status"] == "active":
+            e["status"] = "retired"
+    nxt[0]["status"] = "active"
+    retired = [e for e in entries if e["status"] == "retired"]
+    dropped = retired[:-1]
+    kept = [e for e in entries if e not in dropped]
+    _write_index(state_dir, kept)
+    return f"key {nxt[0]['kid']} now signs; {len(dropped)} old key(s) unpublished"
+
+
+def load_keys(state_dir: Path) -> KeySet:
+    entries = _read_index(state_dir)
+    if not entries:
+        raise FileNotFoundError(f"no signing keys in {_keys_dir(state_dir)}")
+    keys = []
+    for e in entries:
+        pem = (_keys_dir(state_dir) / f"{e['kid']}.pem").read_bytes()
+        priv = serialization.load_pem_private_key(pem, password=None)
+        assert isinstance(priv, rsa.RSAPrivateKey)
+        keys.append(SigningKey(e["kid"], e["status"], priv, public_jwk(priv.public_key(), e["kid"])))
+    return KeySet(tuple(keys))

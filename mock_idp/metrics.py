@@ -1,0 +1,54 @@
+"""Prometheus metrics: logins, grants, OAuth errors by code, request latency by route.
+
+With several worker processes the CLI sets ``PROMETHEUS_MULTIPROC_DIR`` before the workers start and
+``/metrics`` aggregates every worker's figures (prometheus_client's multiprocess mode); in one process
+the metrics live in a private registry so that several apps (tests) never collide.
+"""
+
+from __future__ import annotations
+
+import os
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.multiprocess import MultiProcessCollector
+
+_BUCKETS = (0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.multiprocess = bool(os.environ.get(MULTIPROC_ENV))
+        self.registry = None if self.multiprocess else CollectorRegistry()
+        reg = self.registry
+        self.logins = Counter(
+            "mock_idp_logins", "Completed sign-ins (authorization codes issued)", registry=reg
+        )
+        self.grants = Counter("mock_idp_grants", "Tokens issued by grant type", ["grant_type"], registry=reg)
+        self.errors = Counter(
+            "mock_idp_oauth_errors", "OAuth errors returned, by error code", ["error"], registry=reg
+        )
+        self.latency = Histogram(
+            "mock_idp_request_seconds",
+            "Request handling time by route",
+            ["route"],
+            buckets=_BUCKETS,
+            registry=reg,
+        )
+        self._latency_children: dict[str, object] = {}
+
+    def observe(self, route: str, status: int, seconds: float) -> None:
+        child = self._latency_children.get(route)
+        if child is None:
+            child = self._latency_children[route] = self.latency.labels(route)
+        child.observe(seconds)  # type: ignore[attr-defined]
+
+    def error(self, code: str) -> None:
+        self.errors.labels(code).inc()
+
+    def render(self) -> bytes:
+        if self.registry is not None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return generate_latest(registry)

@@ -1,0 +1,110 @@
+"""The citizen's journey as HTML: plain forms that work in a browser and parse in a load generator.
+
+Pre-split string templates (no template engine): each page is one f-string with escaped values.
+Every page says it is a mock. Forms carry the sealed journey state in a hidden ``flow`` field, and a
+page that reports a problem marks it with ``id="error-summary"`` and a machine-readable
+``data-error`` code, so a load generator can tell *which* check failed.
+"""
+
+from __future__ import annotations
+
+from html import escape
+
+from mock_idp import MOCK_BANNER
+from mock_idp.routes import CONSENT, SIGN_IN, SMS_CODE, UPLIFT
+
+_STYLE = (
+    "body{font-family:Arial,sans-serif;max-width:34rem;margin:2rem auto;padding:0 1rem;color:#212b32}"
+    ".mock{background:#ffeb3b;border:3px solid #212b32;padding:.5rem;font-weight:bold}"
+    ".error{border-left:6px solid #d5281b;padding:.5rem;color:#d5281b}"
+    "label{display:block;margin-top:1rem}input[type=text],input[type=email],input[type=password]"
+    "{width:100%;padding:.4rem;font-size:1rem}button{margin-top:1rem;padding:.5rem 1rem;font-size:1rem}"
+)
+
+
+def _page(title: str, body: str, status_note: str = "") -> str:
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8>"
+        f"<meta name=viewport content='width=device-width'><title>{escape(title)} - MOCK NHS login</title>"
+        f"<style>{_STYLE}</style></head><body>"
+        f"<p class=mock role=alert>{escape(MOCK_BANNER)}</p>{status_note}"
+        f"<h1>{escape(title)}</h1>{body}</body></html>"
+    )
+
+
+def _error(code: str, message: str) -> str:
+    if not code:
+        return ""
+    return f"<div class=error id=error-summary data-error='{escape(code)}'>{escape(message)}</div>"
+
+
+def _hidden(flow: str) -> str:
+    return f"<input type=hidden name=flow value='{escape(flow)}'>"
+
+
+def sign_in_page(flow: str, error: str = "", message: str = "", email: str = "") -> str:
+    return _page(
+        "Sign in to the NHS (mock)",
+        _error(error, message) + f"<form method=post action='{SIGN_IN}'>{_hidden(flow)}"
+        "<label for=email>Email address</label>"
+        f"<input id=email name=email type=email autocomplete=username value='{escape(email)}'>"
+        "<label for=password>Password</label>"
+        "<input id=password name=password type=password autocomplete=current-password>"
+        "<button type=submit>Continue</button></form>"
+        "<p>Synthetic citizens only: <code>loginload idp citizen I</code> prints sign-in details.</p>",
+    )
+
+
+def sms_code_page(flow: str, masked_mobile: str, error: str = "", message: str = "") -> str:
+    return _page(
+        "Enter the security code",
+        _error(error, message)
+        + f"<p>We sent a 6-digit code to {escape(masked_mobile)} (no real SMS is sent by this mock).</p>"
+        f"<form method=post action='{SMS_CODE}'>{_hidden(flow)}"
+        "<label for=otp>Security code</label>"
+        "<input id=otp name=otp_code type=text inputmode=numeric autocomplete=one-time-code maxlength=6>"
+        "<label><input type=checkbox name=remember_device value=yes> Remember this device</label>"
+        "<button type=submit>Continue</button></form>",
+    )
+
+
+def consent_page(flow: str, client_id: str, scopes: tuple[str, ...]) -> str:
+    items = "".join(f"<li>{escape(s)}</li>" for s in scopes)
+    return _page(
+        "Share your NHS login information",
+        f"<p><strong>{escape(client_id)}</strong> is asking for:</p><ul>{items}</ul>"
+        f"<form method=post action='{CONSENT}'>{_hidden(flow)}"
+        "<button type=submit name=decision value=allow>Agree and continue</button> "
+        "<button type=submit name=decision value=deny>Do not share</button></form>",
+    )
+
+
+def uplift_page(flow: str, current: str, target: str) -> str:
+    return _page(
+        "Prove who you are",
+        f"<p>This service needs identity level {escape(target)}; your account is at {escape(current)}.</p>"
+        "<p>The mock models the real photo-ID and face-scan check as one step.</p>"
+        f"<form method=post action='{UPLIFT}'>{_hidden(flow)}"
+        f"<input type=hidden name=target value='{escape(target)}'>"
+        "<button type=submit>Prove my identity</button></form>",
+    )
+
+
+def error_page(error: str, description: str) -> str:
+    return _page(
+        "There is a problem",
+        _error(error, description)
+        + "<p>The request cannot continue and was not sent back to the service.</p>",
+    )
+
+
+def dev_callback_page(params: dict[str, str]) -> str:
+    rows = "".join(
+        f"<tr><th>{escape(k)}</th><td><code>{escape(v)}</code></td></tr>" for k, v in params.items()
+    )
+    return _page(
+        "Development client callback",
+        f"<p>The mock sent the browser back to its development client with:</p><table>{rows}</table>"
+        "<p>A relying party would now redeem the code at the token endpoint with a private_key_jwt "
+        "assertion signed by the key in <code>dev-client.json</code>.</p>",
+    )

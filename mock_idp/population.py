@@ -1,0 +1,224 @@
+"""A synthetic population of any size at no memory cost.
+
+Citizen *i* of *N* is a pure function of ``(seed, i)``: nothing is stored per citizen, so the IdP uses
+the same memory at 60 million citizens as at 500 thousand. A load generator computes the credentials
+of any citizen with the same function (:func:`credentials`) instead of reading a list of 60m rows.
+
+The rule, documented because other tools depend on it:
+
+- ``digest = blake2b(str(i), key=seed, digest_size=64)``
+- ``email = f"citizen{i}@citizens.loginload.test"`` (the ``.test`` TLD is reserved, RFC 2606)
+- ``password = "Ll-" + base32(digest[16:26]).lower() + "!"``
+- SMS code: the fixed test code (``123456`` by default, as NHS login's sandpit) or, in ``derived`` mode,
+  ``int.from_bytes(digest[26:30]) % 1_000_000`` zero-padded to 6 digits
+- ``sub`` = UUID version 4 layout over ``digest[0:16]``
+- NHS number: the *i*-th valid number of the 9-prefixed test range (:func:`nhs_number`), one-to-one
+- proofing level from ``digest[30:32]`` against the configured P0/P5/P9 mix
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import re
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+
+EMAIL_DOMAIN = "citizens.loginload.test"
+_EMAIL_RE = re.compile(r"citizen(\d{1,9})@citizens\.loginload\.test")
+DEFAULT_SEED = "loginload"
+DEFAULT_MIX = (0.10, 0.20, 0.70)
+NHS_NUMBER_CAPACITY = 90_000_000  # 10^7 blocks x 9 guaranteed-valid check digits per block
+
+_GIVEN = (
+    "Amelia",
+    "Oliver",
+    "Isla",
+    "George",
+    "Ava",
+    "Noah",
+    "Mia",
+    "Arthur",
+    "Ivy",
+    "Muhammad",
+    "Freya",
+    "Leo",
+    "Lily",
+    "Harry",
+    "Grace",
+    "Oscar",
+    "Sophia",
+    "Jack",
+    "Evie",
+    "Alfie",
+)
+_FAMILY = (
+    "Smith",
+    "Jones",
+    "Taylor",
+    "Brown",
+    "Williams",
+    "Wilson",
+    "Johnson",
+    "Davies",
+    "Patel",
+    "Robinson",
+    "Wright",
+    "Thompson",
+    "Evans",
+    "Walker",
+    "White",
+    "Roberts",
+    "Green",
+    "Hall",
+    "Khan",
+    "Lewis",
+    "Clarke",
+    "Jackson",
+    "Wood",
+    "Harris",
+    "Edwards",
+    "Turner",
+    "Martin",
+    "Cooper",
+    "Hill",
+    "Ward",
+)
+_GP_ODS = ("Y00001", "Y00002", "Y00003", "Y00004", "Y00005", "Y00006", "Y00007", "Y00008")
+_EPOCH = datetime.date(1930, 1, 1).toordinal()
+_BIRTH_SPAN = datetime.date(2008, 1, 1).toordinal() - _EPOCH
+
+
+@dataclass(frozen=True, slots=True)
+class Credentials:
+    email: str
+    password: str
+    sms_code: str
+
+
+@dataclass(frozen=True, slots=True)
+class Citizen:
+    index: int
+    sub: str
+    email: str
+    password: str
+    sms_code: str
+    nhs_number: str
+    given_name: str
+    family_name: str
+    birthdate: str
+    phone_number: str
+    landline_number: str
+    gp_ods_code: str
+    proofing_level: str  # "P0", "P5" or "P9"
+
+    def credentials(self) -> Credentials:
+        return Credentials(self.email, self.password, self.sms_code)
+
+
+@lru_cache(maxsize=64)
+def _seed_key(seed: str) -> bytes:
+    return hashlib.blake2b(seed.encode(), digest_size=64).digest()
+
+
+def _digest(seed: str, index: int) -> bytes:
+    return hashlib.blake2b(str(index).encode(), key=_seed_key(seed), digest_size=64).digest()
+
+
+def email_for(index: int) -> str:
+    return f"citizen{index}@{EMAIL_DOMAIN}"
+
+
+def index_from_email(email: str) -> int | None:
+    """The citizen index an email names, or None if it is not a synthetic citizen's email."""
+    m = _EMAIL_RE.fullmatch(email.strip().lower())
+    return int(m.group(1)) if m else None
+
+
+def _password(digest: bytes) -> str:
+    return "Ll-" + base64.b32encode(digest[16:26]).decode().lower() + "!"
+
+
+def _sms_code(digest: bytes, mode: str, fixed: str) -> str:
+    if mode == "fixed":
+        return fixed
+    return f"{int.from_bytes(digest[26:30], 'big') % 1_000_000:06d}"
+
+
+def credentials(
+    index: int, seed: str = DEFAULT_SEED, sms_code_mode: str = "fixed", fixed_sms_code: str = "123456"
+) -> Credentials:
+    """Citizen *index*'s sign-in credentials: what a load generator needs, computed, never looked up."""
+    digest = _digest(seed, index)
+    return Credentials(email_for(index), _password(digest), _sms_code(digest, sms_code_mode, fixed_sms_code))
+
+
+def _check_digit(nine: str) -> int:
+    """NHS number modulus-11 check digit; 10 means the body is not a valid NHS number."""
+    total = sum(int(d) * (10 - pos) for pos, d in enumerate(nine))
+    check = 11 - total % 11
+    return 0 if check == 11 else check
+
+
+def nhs_number(index: int) -> str:
+    """The *index*-th valid NHS number in the 9-prefixed test range, one-to-one with the index.
+
+    Body digits 2-8 are a block number; the 9th digit has weight 2, so across its ten values the
+    remainder takes ten distinct values and at most one of them yields the invalid check digit 10.
+    Each block therefore holds at least 9 valid numbers: index = block * 9 + rank.
+    """
+    if not 0 <= index < NHS_NUMBER_CAPACITY:
+        raise ValueError(f"index {index} is outside the NHS number test range (0..{NHS_NUMBER_CAPACITY - 1})")
+    block, rank = divmod(index, 9)
+    prefix = f"9{block:07d}"
+    for d9 in range(10):
+        body = prefix + str(d9)
+        check = _check_digit(body)
+        if check == 10:
+            continue
+        if rank == 0:
+            return body + str(check)
+        rank -= 1
+    raise AssertionError("unreachable: every block has at least 9 valid numbers")
+
+
+def is_valid_nhs_number(number: str) -> bool:
+    return len(number) == 10 and number.isdigit() and _check_digit(number[:9]) == int(number[9])
+
+
+def _level(digest: bytes, mix: tuple[float, float, float]) -> str:
+    u = int.from_bytes(digest[30:32], "big") / 65536.0
+    if u < mix[0]:
+        return "P0"
+    if u < mix[0] + mix[1]:
+        return "P5"
+    return "P9"
+
+
+def citizen(
+    index: int,
+    seed: str = DEFAULT_SEED,
+    mix: tuple[float, float, float] = DEFAULT_MIX,
+    sms_code_mode: str = "fixed",
+    fixed_sms_code: str = "123456",
+) -> Citizen:
+    """Citizen *index*, derived from ``(seed, index)`` alone."""
+    d = _digest(seed, index)
+    birth = datetime.date.fromordinal(_EPOCH + int.from_bytes(d[32:35], "big") % _BIRTH_SPAN)
+    return Citizen(
+        index=index,
+        sub=str(uuid.UUID(bytes=d[0:16], version=4)),
+        email=email_for(index),
+        password=_password(d),
+        sms_code=_sms_code(d, sms_code_mode, fixed_sms_code),
+        nhs_number=nhs_number(index),
+        given_name=_GIVEN[d[35] % len(_GIVEN)],
+        family_name=_FAMILY[d[36] % len(_FAMILY)],
+        birthdate=birth.isoformat(),
+        phone_number=f"+447700900{int.from_bytes(d[37:39], 'big') % 1000:03d}",
+        landline_number=f"+441632960{int.from_bytes(d[39:41], 'big') % 1000:03d}",
+        gp_ods_code=_GP_ODS[d[41] % len(_GP_ODS)],
+        proofing_level=_level(d, mix),
+    )

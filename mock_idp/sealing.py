@@ -1,0 +1,66 @@
+"""Sealed values: login-flow state, authorization codes and refresh tokens as AES-GCM blobs.
+
+Carrying state in the value itself means any worker process (or host with the same secret) can
+continue a journey without a lookup. What must be *single use* (codes, refresh generations) is still
+recorded in the store when it is spent. The purpose is bound as associated data, so a flow blob can
+never be redeemed as a code or a code as a refresh token.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+MAX_SEALED_LENGTH = 4096
+
+
+class Unsealable(ValueError):
+    """The value was not sealed by us, was sealed for another purpose, or has expired."""
+
+
+def ensure_secret(state_dir: Path) -> None:
+    path = state_dir / "secret.key"
+    if not path.exists():
+        state_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            return
+        with os.fdopen(fd, "wb") as f:
+            f.write(os.urandom(32))
+
+
+def load_secret(state_dir: Path) -> bytes:
+    return (state_dir / "secret.key").read_bytes()
+
+
+class Sealer:
+    def __init__(self, secret: bytes) -> None:
+        self._aead = AESGCM(secret)
+
+    def seal(self, purpose: str, data: dict[str, Any], ttl: float, now: float | None = None) -> str:
+        payload = dict(data, exp=int((now if now is not None else time.time()) + ttl))
+        nonce = os.urandom(12)
+        ct = self._aead.encrypt(nonce, json.dumps(payload, separators=(",", ":")).encode(), purpose.encode())
+        return base64.urlsafe_b64encode(nonce + ct).rstrip(b"=").decode()
+
+    def unseal(self, purpose: str, value: str, now: float | None = None) -> dict[str, Any]:
+        if not value or len(value) > MAX_SEALED_LENGTH:
+            raise Unsealable("missing or oversized")
+        try:
+            raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+            plain = self._aead.decrypt(raw[:12], raw[12:], purpose.encode())
+            data: dict[str, Any] = json.loads(plain)
+        except (InvalidTag, ValueError, binascii.Error, UnicodeError):
+            raise Unsealable("not a value this server issued") from None
+        if data.get("exp", 0) < (now if now is not None else time.time()):
+            raise Unsealable("expired")
+        return data

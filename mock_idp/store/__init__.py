@@ -1,0 +1,33 @@
+"""Shared state that must survive across worker processes and hosts.
+
+What cannot travel inside a sealed value goes here: spent authorization codes and client-assertion
+``jti``s (single use), refresh-token families (rotation and reuse detection), remembered devices,
+consents, uplifted proofing levels, sign-in failure counts (lockout) and admin claim overrides.
+
+Every entry has a namespace, a key, a string value and an expiry. Two backends implement the same
+small interface: SQLite (one file, safe with several worker processes on one host; the default) and
+Redis (several hosts). Choose with ``--store sqlite``, ``--store sqlite:///path.db`` or
+``--store redis://host:port/db``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from mock_idp.store.base import Store
+from mock_idp.store.sqlite import SqliteStore
+
+
+def open_store(url: str, state_dir: Path) -> Store:
+    if url in ("", "sqlite"):
+        return SqliteStore(state_dir / "store.sqlite3")
+    if url.startswith("sqlite:///"):
+        return SqliteStore(Path(url.removeprefix("sqlite:///")))
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from mock_idp.store.redis import RedisStore
+
+        return RedisStore(url)
+    raise ValueError(f"unknown store {url!r}: use 'sqlite', 'sqlite:///PATH' or 'redis://HOST:PORT/DB'")
+
+
+__all__ = ["Store", "open_store"]

@@ -1,0 +1,29 @@
+"""The store interface both backends implement. TTLs are in seconds."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+
+class Store(Protocol):
+    def use_once(self, ns: str, key: str, ttl: float) -> bool:
+        """Record *key* as spent; True the first time, False if it was already spent (a replay)."""
+        ...
+
+    def get(self, ns: str, key: str) -> str | None: ...
+
+    def set(self, ns: str, key: str, value: str, ttl: float) -> None: ...
+
+    def delete(self, ns: str, key: str) -> None: ...
+
+    def incr(self, ns: str, key: str, ttl: float) -> int:
+        """Add one to a counter that starts at 0 and expires *ttl* seconds after its first count."""
+        ...
+
+    def compare_and_set(self, ns: str, key: str, expected: str, new: str, ttl: float) -> bool:
+        """Atomically replace the value if it still equals *expected*."""
+        ...
+
+    def ping(self) -> bool: ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,203 @@
+"""The token endpoint (RFC 6749 §3.2, §4.1.3, §6; RFC 7523 private_key_jwt; RFC 7636 PKCE).
+
+Client authentication is ``private_key_jwt`` with RS512 only, verified for real: the signature against
+the client's registered key, ``iss`` = ``sub`` = client_id, ``aud`` = this endpoint, a short ``exp``,
+and a ``jti`` never seen before within its lifetime (recorded in the shared store, so a replay is
+caught on any worker). Grants are dispatched through ``GRANTS`` ``{grant_type: handler}``.
+
+Authorization codes are single use: redeeming a code twice revokes the refresh-token family it
+started (RFC 6749 §4.1.2). Refresh tokens rotate on every use; presenting a spent one revokes its
+family (OAuth 2.0 Security BCP §4.14).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+from collections.abc import Callable
+from typing import Any
+
+import jwt
+
+from mock_idp import tokens
+from mock_idp.claims import parse_scope
+from mock_idp.clients import Client
+from mock_idp.context import Context
+from mock_idp.errors import (
+    InvalidClient,
+    InvalidGrant,
+    InvalidRequest,
+    InvalidScope,
+    OAuthError,
+    UnsupportedGrantType,
+)
+from mock_idp.http import NO_STORE, Request, Response, error_response, json_response
+from mock_idp.sealing import Unsealable
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+REFRESH = "refresh"
+CODE_NS, JTI_NS, FAMILY_NS = "code", "jti", "rt"
+REVOKED = "revoked"
+LEEWAY = 30
+
+Grant = Callable[[Context, Client, dict[str, str]], dict[str, Any]]
+
+
+def authenticate_client(ctx: Context, p: dict[str, str]) -> Client:
+    """RFC 7523 §3 checks of the client assertion; every failure is invalid_client (401)."""
+    if p.get("client_assertion_type") != ASSERTION_TYPE:
+        raise InvalidClient(f"client_assertion_type must be {ASSERTION_TYPE}")
+    assertion = p.get("client_assertion")
+    if not assertion:
+        raise InvalidClient("client_assertion is required (private_key_jwt)")
+    try:
+        header = jwt.get_unverified_header(assertion)
+        unverified = jwt.decode(assertion, options={"verify_signature": False})
+    except jwt.PyJWTError:
+        raise InvalidClient("client_assertion is not a well-formed JWT") from None
+    if header.get("alg") != "RS512":
+        raise InvalidClient("client_assertion must be signed with RS512")
+    client = ctx.clients.get(str(unverified.get("iss")))
+    if client is None:
+        raise InvalidClient("client_assertion iss is not a registered client")
+    if "client_id" in p and p["client_id"] != client.client_id:
+        raise InvalidClient("client_id does not match the client_assertion")
+    claims = _verify_assertion(ctx, client, assertion)
+    if claims.get("sub") != client.client_id:
+        raise InvalidClient("client_assertion sub must equal iss (the client_id)")
+    now = ctx.clock()
+    if claims["exp"] - now > ctx.settings.lifetimes.assertion_max + LEEWAY:
+        raise InvalidClient("client_assertion lifetime is too long")
+    if not ctx.store.use_once(JTI_NS, f"{client.client_id}:{claims['jti']}", claims["exp"] - now + LEEWAY):
+        raise InvalidClient("client_assertion jti has been used before")
+    return client
+
+
+def _verify_assertion(ctx: Context, client: Client, assertion: str) -> dict[str, Any]:
+    error = "signature does not match the client's registered key"
+    for key in client.public_keys:
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                assertion,
+                key,
+                algorithms=["RS512"],
+                audience=ctx.token_endpoint,
+                issuer=client.client_id,
+                leeway=LEEWAY,
+                options={"require": ["iss", "sub", "aud", "exp", "jti"]},
+            )
+            return claims
+        except jwt.InvalidSignatureError:
+            continue
+        except jwt.PyJWTError as exc:
+            error = str(exc)
+            break
+    raise InvalidClient(f"client_assertion rejected: {error}")
+
+
+def _pkce(challenge: str, verifier: str | None) -> None:
+    if not challenge:
+        return
+    if not verifier:
+        raise InvalidRequest("code_verifier is required: the authorization request used PKCE")
+    if not 43 <= len(verifier) <= 128:
+        raise InvalidGrant("code_verifier has the wrong length")
+    digest = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+    if not secrets.compare_digest(digest, challenge):
+        raise InvalidGrant("code_verifier does not match the code_challenge")
+
+
+def _issue(
+    ctx: Context, client: Client, index: int, scopes: tuple[str, ...], vot: str, family: str, generation: int
+) -> dict[str, Any]:
+    citizen = ctx.directory.get(index)
+    if citizen is None:
+        raise InvalidGrant("the citizen no longer exists")
+    refresh = ctx.sealer.seal(
+        REFRESH,
+        {"c": client.client_id, "i": index, "s": " ".join(scopes), "v": vot, "f": family, "g": generation},
+        ctx.settings.lifetimes.refresh_token,
+    )
+    return {
+        "access_token": tokens.access_token(ctx, citizen, client.client_id, scopes, vot),
+        "token_type": "Bearer",
+        "expires_in": ctx.settings.lifetimes.access_token,
+        "refresh_token": refresh,
+        "scope": " ".join(scopes),
+    }
+
+
+def authorization_code(ctx: Context, client: Client, p: dict[str, str]) -> dict[str, Any]:
+    if "code" not in p:
+        raise InvalidRequest("code is required")
+    if "redirect_uri" not in p:
+        raise InvalidRequest("redirect_uri is required")
+    try:
+        code = ctx.sealer.unseal(CODE_NS, p["code"])
+    except Unsealable as exc:
+        raise InvalidGrant(f"authorization code is invalid or expired ({exc})") from None
+    if code["c"] != client.client_id:
+        raise InvalidGrant("authorization code was issued to another client")
+    if code["r"] != p["redirect_uri"]:
+        raise InvalidGrant("redirect_uri does not match the authorization request")
+    _pkce(code["cc"], p.get("code_verifier"))
+    family = code["j"]
+    if not ctx.store.use_once(CODE_NS, family, ctx.settings.lifetimes.code + LEEWAY):
+        ctx.store.set(FAMILY_NS, family, REVOKED, ctx.settings.lifetimes.refresh_token)
+        raise InvalidGrant("authorization code has already been used; tokens issued from it are revoked")
+    scopes = tuple(code["s"].split())
+    ctx.store.set(FAMILY_NS, family, "0", ctx.settings.lifetimes.refresh_token)
+    body = _issue(ctx, client, int(code["i"]), scopes, code["v"], family, 0)
+    citizen = ctx.directory.get(int(code["i"]))
+    assert citizen is not None
+    body["id_token"] = tokens.id_token(
+        ctx, citizen, client.client_id, scopes, code["v"], code["n"], code["at"]
+    )
+    return body
+
+
+def refresh_token(ctx: Context, client: Client, p: dict[str, str]) -> dict[str, Any]:
+    if "refresh_token" not in p:
+        raise InvalidRequest("refresh_token is required")
+    try:
+        rt = ctx.sealer.unseal(REFRESH, p["refresh_token"])
+    except Unsealable as exc:
+        raise InvalidGrant(f"refresh token is invalid or expired ({exc})") from None
+    if rt["c"] != client.client_id:
+        raise InvalidGrant("refresh token was issued to another client")
+    original = tuple(rt["s"].split())
+    scopes = original
+    if "scope" in p:
+        scopes = parse_scope(p["scope"], client.scopes)
+        if not set(scopes) <= set(original):
+            raise InvalidScope("a refresh may only narrow the scope of the original grant")
+    family, gen = rt["f"], int(rt["g"])
+    ttl = ctx.settings.lifetimes.refresh_token
+    if not ctx.store.compare_and_set(FAMILY_NS, family, str(gen), str(gen + 1), ttl):
+        if ctx.store.get(FAMILY_NS, family) not in (None, REVOKED):
+            ctx.store.set(FAMILY_NS, family, REVOKED, ttl)
+            raise InvalidGrant("refresh token was already used: the token family is now revoked")
+        raise InvalidGrant("refresh token has been revoked or has expired")
+    return _issue(ctx, client, int(rt["i"]), scopes, rt["v"], family, gen + 1)
+
+
+GRANTS: dict[str, Grant] = {"authorization_code": authorization_code, "refresh_token": refresh_token}
+
+
+def token(ctx: Context, req: Request) -> Response:
+    try:
+        p = req.params()
+        client = authenticate_client(ctx, p)
+        grant_type = p.get("grant_type")
+        if not grant_type:
+            raise InvalidRequest("grant_type is required")
+        grant = GRANTS.get(grant_type)
+        if grant is None:
+            raise UnsupportedGrantType(f"grant_type {grant_type[:40]!r} is not supported")
+        body = grant(ctx, client, p)
+    except OAuthError as exc:
+        ctx.metrics.error(exc.error)
+        return error_response(exc)
+    ctx.metrics.grants.labels(grant_type).inc()
+    return json_response(body, 200, NO_STORE)

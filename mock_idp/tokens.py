@@ -1,0 +1,93 @@
+"""ID tokens and access tokens: RS512 JWTs with ``kid`` (NHS login interface specification v2.1).
+
+The signing key object is loaded once per process (see keys.py): this module only assembles claims
+and calls PyJWT. The access token's ``jti`` is a sealed value naming the citizen, so ``/userinfo`` on
+any worker can answer without a lookup while ``sub`` stays an opaque UUID.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import jwt
+
+from mock_idp.claims import identity_claims
+from mock_idp.context import Context
+from mock_idp.errors import InvalidToken
+from mock_idp.population import Citizen
+from mock_idp.vectors import LEVELS
+
+ACCESS_PURPOSE = "access"
+
+
+def sign(ctx: Context, claims: dict[str, Any]) -> str:
+    key = ctx.keys.signing
+    return jwt.encode(claims, key.private_key, algorithm="RS512", headers={"kid": key.kid, "typ": "JWT"})
+
+
+def id_token(
+    ctx: Context,
+    c: Citizen,
+    client_id: str,
+    scopes: tuple[str, ...],
+    vot: str,
+    nonce: str | None,
+    auth_time: int,
+) -> str:
+    now = int(ctx.clock())
+    claims: dict[str, Any] = {
+        "iss": ctx.issuer,
+        "sub": c.sub,
+        "aud": client_id,
+        "iat": now,
+        "exp": now + ctx.settings.lifetimes.id_token,
+        "jti": secrets.token_urlsafe(16),
+        "vot": vot,
+        "vtm": ctx.vtm,
+        "auth_time": auth_time,
+    }
+    if nonce:
+        claims["nonce"] = nonce
+    claims.update(identity_claims(c, scopes, LEVELS[vot.split(".")[0]]))
+    return sign(ctx, claims)
+
+
+def access_token(ctx: Context, c: Citizen, client_id: str, scopes: tuple[str, ...], vot: str) -> str:
+    now = int(ctx.clock())
+    ttl = ctx.settings.lifetimes.access_token
+    claims: dict[str, Any] = {
+        "iss": ctx.issuer,
+        "sub": c.sub,
+        "aud": client_id,
+        "iat": now,
+        "exp": now + ttl,
+        "jti": ctx.sealer.seal(ACCESS_PURPOSE, {"i": c.index}, ttl),
+        "scope": " ".join(scopes),
+        "vot": vot,
+        "vtm": ctx.vtm,
+    }
+    if LEVELS[vot.split(".")[0]] >= 5:
+        claims["nhs_number"] = c.nhs_number
+    return sign(ctx, claims)
+
+
+def verify_access_token(ctx: Context, token: str) -> dict[str, Any]:
+    """Check an access token this issuer signed; any failure is ``invalid_token`` (RFC 6750 §3.1)."""
+    try:
+        header = jwt.get_unverified_header(token)
+        key = ctx.keys.public_key(str(header.get("kid", "")))
+        if key is None or header.get("alg") != "RS512":
+            raise InvalidToken("access token was not signed by this issuer")
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            key,
+            algorithms=["RS512"],
+            issuer=ctx.issuer,
+            options={"verify_aud": False, "require": ["exp", "iat", "sub", "jti", "scope", "vot"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise InvalidToken("access token has expired") from None
+    except jwt.PyJWTError as exc:
+        raise InvalidToken(f"access token is not valid: {exc}") from None
+    return claims

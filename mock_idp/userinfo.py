@@ -1,0 +1,81 @@
+"""The userinfo endpoint (OIDC Core §5.3; RFC 6750 bearer tokens; NHS login ``client_user_metadata``).
+
+GET and POST return the claims the access token's scope and vector allow, as plain JSON; ``sub``
+equals the ID token's. PATCH stores ``client_user_metadata`` (at most 1024 characters) for this
+citizen and this client, and answers 204.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from mock_idp import tokens
+from mock_idp.claims import identity_claims
+from mock_idp.context import Context
+from mock_idp.errors import InsufficientScope, InvalidRequest, InvalidToken, OAuthError
+from mock_idp.http import NO_STORE, Request, Response, error_response, json_response
+from mock_idp.sealing import Unsealable
+from mock_idp.vectors import LEVELS
+
+META_NS = "meta"
+MAX_METADATA = 1024
+
+
+def _bearer(req: Request) -> str:
+    header = req.header("authorization")
+    if header is None:
+        raise InvalidToken("an access token is required (Authorization: Bearer ...)")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip() or " " in value.strip():
+        raise InvalidRequest("Authorization header must be 'Bearer <access token>'")
+    return value.strip()
+
+
+def _authorised(ctx: Context, req: Request) -> tuple[dict[str, Any], int]:
+    claims = tokens.verify_access_token(ctx, _bearer(req))
+    try:
+        index = int(ctx.sealer.unseal(tokens.ACCESS_PURPOSE, claims["jti"])["i"])
+    except (Unsealable, KeyError, ValueError):
+        raise InvalidToken("access token was not issued by this server") from None
+    return claims, index
+
+
+def _get(ctx: Context, req: Request) -> Response:
+    claims, index = _authorised(ctx, req)
+    citizen = ctx.directory.get(index)
+    if citizen is None:
+        raise InvalidToken("the citizen no longer exists")
+    scopes = tuple(claims["scope"].split())
+    out: dict[str, Any] = {"sub": citizen.sub}
+    out.update(identity_claims(citizen, scopes, LEVELS[claims["vot"].split(".")[0]]))
+    if "client_metadata" in scopes:
+        meta = ctx.store.get(META_NS, f"{index}:{claims['aud']}")
+        if meta is not None:
+            out["client_user_metadata"] = meta
+    return json_response(out, 200, NO_STORE)
+
+
+def _patch(ctx: Context, req: Request) -> Response:
+    claims, index = _authorised(ctx, req)
+    if "client_metadata" not in claims["scope"].split():
+        raise InsufficientScope("the client_metadata scope is required")
+    try:
+        body = json.loads(req.body)
+    except ValueError:
+        raise InvalidRequest('body must be JSON: {"client_user_metadata": "..."}') from None
+    value = body.get("client_user_metadata") if isinstance(body, dict) else None
+    if not isinstance(value, str):
+        raise InvalidRequest("client_user_metadata must be a string")
+    if len(value) > MAX_METADATA:
+        raise InvalidRequest(f"client_user_metadata is longer than {MAX_METADATA} characters")
+    ctx.store.set(META_NS, f"{index}:{claims['aud']}", value, 10 * 365 * 24 * 3600.0)
+    return Response(204, b"", list(NO_STORE))
+
+
+def userinfo(ctx: Context, req: Request) -> Response:
+    try:
+        return _patch(ctx, req) if req.method == "PATCH" else _get(ctx, req)
+    except OAuthError as exc:
+        ctx.metrics.error(exc.error)
+        return error_response(exc)

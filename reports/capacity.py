@@ -1,0 +1,479 @@
+# ruff: noqa: RUF002  -- docstrings use Gunther's own Greek symbols; report strings stay ASCII.
+"""Capacity model of a run: which tier holds the SLO, where it bends, how far it goes, how many instances.
+
+Architects read the capacity report without us in the room (PRODUCT.md, "What a report contains"), so
+every figure here is either measured (SLO verdicts, knee, sustainable throughput) or a named model with
+its goodness of fit beside it (the USL). Nothing raises for thin or awkward data: the model carries
+``None`` and a ``notes`` line saying why, so a report can always be written.
+
+Universal Scalability Law (N. J. Gunther, *Guerrilla Capacity Planning*, Springer 2007, ch. 4-6;
+"A General Theory of Computational Scalability Based on Rational Functions", arXiv:0808.1431)::
+
+    X(N) = λN / (1 + σ(N - 1) + κN(N - 1))
+
+λ is the throughput of one unit of load, σ contention (the serial share: queueing on a lock, a pool, a
+single Redis), κ coherency (crosstalk: every unit paying for every other). With κ > 0 throughput peaks at
+N* = sqrt((1 - σ)/κ) and falls beyond it; with κ = 0 it is Amdahl's law and only approaches λ/σ.
+
+N, the concurrency: by default the *offered* arrival rate (logins/s). Our arrivals are an open model,
+so the offered rate is the independent variable we control and know exactly; Little's-law concurrency
+(achieved rate x mean latency) grows with latency as the system saturates, which makes N a function of
+the response being fitted. With N in logins/s, λ is the achieved/offered ratio at light load (about 1)
+and N* is the offered rate beyond which throughput falls, comparable with the tiers directly. Callers
+who prefer Little's law pass ``concurrency=`` (see :func:`littles_law_concurrency`).
+
+Knee: the measured tier farthest above the chord joining the first and last tiers of the throughput
+curve (the "Kneedle" idea: Satopaa et al., ICDCS-W 2011). The vertical distance is used, so the result
+does not depend on the units of either axis; the same rule below the chord finds where p95 bends.
+"""
+
+import math
+import warnings
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from itertools import takewhile
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.optimize import OptimizeWarning, curve_fit
+
+FloatArray = NDArray[np.float64]
+
+DEFAULT_UTILISATION = 0.7
+"""Plan instances to run at 70% of their measured sustainable maximum: queueing delay grows as
+1/(1 - utilisation), so the last 30% buys latency spikes, not throughput, and leaves room to lose one."""
+
+DEFAULT_SURGE_FACTOR = 3.0
+"""Placeholder launch-day multiplier; callers should pass the workload model's surge."""
+
+MIN_FIT_POINTS = 3
+"""The USL has three parameters: fewer distinct loads cannot determine them."""
+
+KNEE_MIN_DEVIATION = 0.05
+"""A knee must sit at least 5% of the curve's range off the chord, or the curve is called straight."""
+
+MAX_PEAK_EXTRAPOLATION = 10.0
+"""A USL peak further than 10x the largest tested load is not supported by the data: reported as none."""
+
+SIGNIFICANT_SE = 2.0
+"""κ must exceed two standard errors before a USL peak is reported."""
+
+POOR_FIT_R_SQUARED = 0.9
+
+
+@dataclass(frozen=True)
+class TierPoint:
+    """Steady-state results of one population tier."""
+
+    population: int
+    offered_rps: float
+    achieved_rps: float
+    p95_ms: float
+    p99_ms: float
+    error_rate: float
+    dropped_start_rate: float
+    samples: int
+    trustworthy: bool = True
+
+    @property
+    def achieved_ratio(self) -> float | None:
+        return self.achieved_rps / self.offered_rps if self.offered_rps > 0 else None
+
+
+@dataclass(frozen=True)
+class Slo:
+    """Service-level objective a tier must meet; ``min_achieved_ratio`` is achieved/offered logins/s."""
+
+    p95_ms: float = 800.0
+    p99_ms: float = 2000.0
+    max_error_rate: float = 0.01
+    min_achieved_ratio: float = 0.98
+
+    def breaches(self, point: TierPoint) -> tuple[str, ...]:
+        """Human-readable breaches; comparisons are written so that NaN counts as a breach."""
+        found: list[str] = []
+        if not point.p95_ms <= self.p95_ms:
+            found.append(f"p95 {point.p95_ms:.0f} ms > {self.p95_ms:.0f} ms")
+        if not point.p99_ms <= self.p99_ms:
+            found.append(f"p99 {point.p99_ms:.0f} ms > {self.p99_ms:.0f} ms")
+        if not point.error_rate <= self.max_error_rate:
+            found.append(f"error rate {point.error_rate:.2%} > {self.max_error_rate:.2%}")
+        ratio = point.achieved_ratio
+        if ratio is None or not ratio >= self.min_achieved_ratio:
+            shown = "n/a" if ratio is None else f"{ratio:.1%}"
+            found.append(f"achieved/offered {shown} < {self.min_achieved_ratio:.1%}")
+        return tuple(found)
+
+
+@dataclass(frozen=True)
+class TierVerdict:
+    """One tier judged against the SLO; ``passes`` also needs a trustworthy result."""
+
+    point: TierPoint
+    slo_breaches: tuple[str, ...]
+    passes: bool
+    headroom: float | None
+
+
+@dataclass(frozen=True)
+class Knee:
+    """The tier where a curve bends; ``deviation`` is its distance off the chord as a share of range."""
+
+    basis: str
+    population: int
+    offered_rps: float
+    achieved_rps: float
+    p95_ms: float
+    deviation: float
+
+
+@dataclass(frozen=True)
+class UslFit:
+    """Gunther's USL fitted by bounded least squares; standard errors are None when undetermined."""
+
+    lam: float
+    sigma: float
+    kappa: float
+    lam_se: float | None
+    sigma_se: float | None
+    kappa_se: float | None
+    r_squared: float | None
+    peak_concurrency: float | None
+    peak_throughput: float | None
+    points: int
+    concurrency_basis: str
+    notes: tuple[str, ...]
+
+    def predict(self, n: float) -> float:
+        return float(usl_throughput(np.asarray([n], dtype=float), self.lam, self.sigma, self.kappa)[0])
+
+
+@dataclass(frozen=True)
+class InstancePlan:
+    """Instances of the tested size needed for ``target_rps`` when each runs at ``utilisation``."""
+
+    label: str
+    target_rps: float
+    per_instance_max_rps: float
+    utilisation: float
+    instances: int
+
+
+@dataclass(frozen=True)
+class CapacityModel:
+    slo: Slo
+    tiers: tuple[TierVerdict, ...]
+    highest_tier_meeting_slo: TierPoint | None
+    sustainable_rps: float | None
+    sustainable_is_lower_bound: bool
+    knee: Knee | None
+    latency_knee: Knee | None
+    usl: UslFit | None
+    instances: tuple[InstancePlan, ...]
+    notes: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON types only; NaN and infinities become None so ``allow_nan=False`` holds."""
+        result = _jsonable(asdict(self))
+        assert isinstance(result, dict)
+        return result
+
+
+class UslFitError(ValueError):
+    """The USL could not be fitted; the message says why, for the report's notes."""
+
+
+def usl_throughput(n: FloatArray, lam: float, sigma: float, kappa: float) -> FloatArray:
+    """X(N) = λN / (1 + σ(N-1) + κN(N-1)), Gunther's Universal Scalability Law."""
+    return lam * n / (1.0 + sigma * (n - 1.0) + kappa * n * (n - 1.0))
+
+
+def littles_law_concurrency(achieved_rps: Sequence[float], mean_latency_s: Sequence[float]) -> FloatArray:
+    """L = X W (Little, 1961): journeys in flight, for callers who fit the USL on concurrency."""
+    return np.asarray(achieved_rps, dtype=float) * np.asarray(mean_latency_s, dtype=float)
+
+
+def fit_usl(
+    concurrency: Sequence[float] | FloatArray,
+    throughput: Sequence[float] | FloatArray,
+    *,
+    basis: str = "explicit",
+) -> UslFit:
+    """Fit the USL with σ in [0, 1] and κ, λ >= 0, as Gunther requires; raises :class:`UslFitError`."""
+    n, x = _clean_xy(concurrency, throughput)
+    p0 = _initial_guess(n, x)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", OptimizeWarning)
+            popt, pcov = curve_fit(
+                usl_throughput, n, x, p0=p0, bounds=([0.0, 0.0, 0.0], [np.inf, 1.0, np.inf]), maxfev=20000
+            )
+    except (RuntimeError, ValueError) as exc:
+        raise UslFitError(f"USL fit did not converge: {exc}") from exc
+    lam, sigma, kappa = (float(v) for v in popt)
+    if not all(math.isfinite(v) for v in (lam, sigma, kappa)):
+        raise UslFitError("USL fit returned non-finite parameters")
+    ses = _standard_errors(pcov)
+    peak_n, peak_x, peak_notes = _usl_peak(lam, sigma, kappa, ses[2], float(n.max()))
+    return UslFit(
+        lam=lam,
+        sigma=sigma,
+        kappa=kappa,
+        lam_se=ses[0],
+        sigma_se=ses[1],
+        kappa_se=ses[2],
+        r_squared=_r_squared(x, usl_throughput(n, lam, sigma, kappa)),
+        peak_concurrency=peak_n,
+        peak_throughput=peak_x,
+        points=int(n.size),
+        concurrency_basis=basis,
+        notes=peak_notes,
+    )
+
+
+def _clean_xy(
+    concurrency: Sequence[float] | FloatArray, throughput: Sequence[float] | FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    n = np.asarray(concurrency, dtype=float)
+    x = np.asarray(throughput, dtype=float)
+    if n.shape != x.shape or n.ndim != 1:
+        raise UslFitError(f"concurrency and throughput differ in shape: {n.shape} vs {x.shape}")
+    keep = np.isfinite(n) & np.isfinite(x) & (n > 0) & (x >= 0)
+    n, x = n[keep], x[keep]
+    distinct = np.unique(n).size
+    if distinct < MIN_FIT_POINTS:
+        raise UslFitError(f"USL fit needs at least {MIN_FIT_POINTS} distinct loads; got {distinct}")
+    order = np.argsort(n)
+    return n[order], x[order]
+
+
+def _initial_guess(n: FloatArray, x: FloatArray) -> list[float]:
+    """Gunther's linearisation N/C - 1 = σ(N-1) + κN(N-1), C = X/λ, solved by least squares."""
+    lam0 = float(x[0] / n[0]) if x[0] > 0 else float(np.max(x / n))
+    lam0 = max(lam0, 1e-9)
+    deviation = n / np.maximum(x / lam0, 1e-12) - 1.0
+    design = np.column_stack([n - 1.0, n * (n - 1.0)])
+    (sigma0, kappa0), *_ = np.linalg.lstsq(design, deviation, rcond=None)
+    return [lam0, float(np.clip(sigma0, 0.0, 0.99)), float(max(kappa0, 0.0))]
+
+
+def _usl_peak(
+    lam: float, sigma: float, kappa: float, kappa_se: float | None, n_max: float
+) -> tuple[float | None, float | None, tuple[str, ...]]:
+    """N* = sqrt((1-σ)/κ) and X(N*), or no peak with the reason why."""
+    reason = _no_peak_reason(sigma, kappa, kappa_se, n_max)
+    if reason is not None:
+        return None, None, (reason,)
+    peak = math.sqrt((1.0 - sigma) / kappa)
+    return peak, float(usl_throughput(np.asarray([peak]), lam, sigma, kappa)[0]), ()
+
+
+def _no_peak_reason(sigma: float, kappa: float, kappa_se: float | None, n_max: float) -> str | None:
+    """A peak is reported only when the data support a retrograde region.
+
+    None when κ is 0 (Amdahl's law), when κ is within two standard errors of 0 (noise alone makes a
+    small κ; beyond two it is real with about 95% confidence), when σ = 1, or when N* lies beyond
+    ``MAX_PEAK_EXTRAPOLATION`` times the largest tested load.
+    """
+    if kappa <= 0.0:
+        return "USL kappa = 0: throughput approaches lambda/sigma with no peak (Amdahl's law)"
+    if kappa_se is not None and kappa < SIGNIFICANT_SE * kappa_se:
+        return f"USL kappa = {kappa:.3g} +/- {kappa_se:.2g} is not distinguishable from 0: no peak"
+    if sigma >= 1.0:
+        return "USL sigma = 1: fully serialised, no scaling beyond one unit of load"
+    peak = math.sqrt((1.0 - sigma) / kappa)
+    if peak > MAX_PEAK_EXTRAPOLATION * n_max:
+        return f"USL peak N* = {peak:.3g} is beyond {MAX_PEAK_EXTRAPOLATION:g}x the largest tested load"
+    return None
+
+
+def _standard_errors(pcov: FloatArray) -> list[float | None]:
+    diag = np.diag(np.asarray(pcov, dtype=float))
+    return [float(math.sqrt(v)) if math.isfinite(v) and v >= 0 else None for v in diag]
+
+
+def _r_squared(observed: FloatArray, predicted: FloatArray) -> float | None:
+    total = float(np.sum((observed - observed.mean()) ** 2))
+    if total == 0.0:
+        return None
+    return 1.0 - float(np.sum((observed - predicted) ** 2)) / total
+
+
+def knee_index(x: Sequence[float], y: Sequence[float], *, concave: bool = True) -> tuple[int, float] | None:
+    """Index of the interior point farthest off the chord (above it if concave), with its share of range.
+
+    Vertical distance to the chord is proportional to perpendicular distance and unchanged by scaling
+    either axis, so logins/s against logins/s and logins/s against ms are treated alike.
+    """
+    xs, ys = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    span = float(ys.max() - ys.min()) if ys.size else 0.0
+    if xs.size < MIN_FIT_POINTS or xs[-1] == xs[0] or span == 0.0:
+        return None
+    chord = ys[0] + (ys[-1] - ys[0]) * (xs - xs[0]) / (xs[-1] - xs[0])
+    distance = (ys - chord) if concave else (chord - ys)
+    i = int(np.argmax(distance[1:-1])) + 1
+    share = float(distance[i]) / span
+    return (i, share) if share >= KNEE_MIN_DEVIATION else None
+
+
+def highest_tier_meeting_slo(verdicts: Sequence[TierVerdict]) -> TierVerdict | None:
+    """Walk up from the lightest tier and stop at the first that fails: a tier above a failure is luck,
+    not capacity, because the system had to pass through the failing load to get there."""
+    best: TierVerdict | None = None
+    for verdict in verdicts:
+        if not verdict.passes:
+            break
+        best = verdict
+    return best
+
+
+def instances_needed(
+    target_rps: float, per_instance_max_rps: float, utilisation: float = DEFAULT_UTILISATION
+) -> int:
+    """ceil(target / (per-instance max x utilisation)); rounded to 1e-9 first so 70/(100x0.7) is 1, not 2."""
+    if per_instance_max_rps <= 0 or not 0 < utilisation <= 1 or target_rps < 0:
+        raise ValueError("need per_instance_max_rps > 0, 0 < utilisation <= 1 and target_rps >= 0")
+    return max(1, math.ceil(round(target_rps / (per_instance_max_rps * utilisation), 9)))
+
+
+def build_capacity_model(
+    points: Sequence[TierPoint],
+    slo: Slo | None = None,
+    *,
+    concurrency: Sequence[float] | None = None,
+    target_rps: float | None = None,
+    surge_factor: float = DEFAULT_SURGE_FACTOR,
+    utilisation: float = DEFAULT_UTILISATION,
+    instances_under_test: int = 1,
+) -> CapacityModel:
+    """Build the whole model; never raises for thin data (only for arguments that disagree).
+
+    ``target_rps`` defaults to the offered rate of the heaviest tier (60m in the default ramp);
+    ``concurrency`` is aligned with ``points`` and replaces the offered rate as USL N.
+    """
+    slo = slo or Slo()
+    if instances_under_test < 1:
+        raise ValueError("instances_under_test must be at least 1")
+    if concurrency is not None and len(concurrency) != len(points):
+        raise ValueError(f"concurrency has {len(concurrency)} values for {len(points)} tiers")
+    ns = [float(c) for c in concurrency] if concurrency is not None else [p.offered_rps for p in points]
+    order = sorted(range(len(points)), key=lambda i: (points[i].offered_rps, points[i].population))
+    ordered = [points[i] for i in order]
+    notes: list[str] = []
+    sustainable, verdicts, best = _judge_tiers(ordered, slo, notes)
+    trusted = [i for i in order if points[i].trustworthy]
+    knee, latency_knee = _knees([points[i] for i in trusted], notes)
+    basis = "explicit" if concurrency is not None else "offered_rps"
+    usl = _try_fit([ns[i] for i in trusted], [points[i].achieved_rps for i in trusted], basis, notes)
+    target = target_rps if target_rps is not None else (ordered[-1].offered_rps if ordered else None)
+    per_instance = sustainable / instances_under_test if sustainable else None
+    plans = _plans(target, surge_factor, per_instance, utilisation, notes)
+    return CapacityModel(
+        slo=slo,
+        tiers=verdicts,
+        highest_tier_meeting_slo=best.point if best else None,
+        sustainable_rps=sustainable,
+        sustainable_is_lower_bound=bool(verdicts) and all(v.passes for v in verdicts),
+        knee=knee,
+        latency_knee=latency_knee,
+        usl=usl,
+        instances=plans,
+        notes=tuple(notes),
+    )
+
+
+def _judge_tiers(
+    ordered: Sequence[TierPoint], slo: Slo, notes: list[str]
+) -> tuple[float | None, tuple[TierVerdict, ...], TierVerdict | None]:
+    """Verdicts per tier; sustainable rate = best achieved rate up to the first failing tier."""
+    first = [_verdict(p, slo.breaches(p)) for p in ordered]
+    best = highest_tier_meeting_slo(first)
+    total = max((v.point.achieved_rps for v in takewhile(lambda v: v.passes, first)), default=0.0)
+    sustainable = total if total > 0 else None
+    untrusted = [p.population for p in ordered if not p.trustworthy]
+    if untrusted:
+        notes.append(
+            f"{len(untrusted)} tier(s) not trustworthy (populations {untrusted}): they cannot count as "
+            "meeting the SLO and are left out of the knee and USL fit"
+        )
+    if sustainable is None:
+        notes.append("No tier met the SLO: sustainable throughput, headroom and instances are unknown")
+    elif all(v.passes for v in first):
+        notes.append("Every tier met the SLO: sustainable throughput is a lower bound, the limit is higher")
+    verdicts = tuple(
+        TierVerdict(v.point, v.slo_breaches, v.passes, _headroom(total, v.point.offered_rps)) for v in first
+    )
+    return sustainable, verdicts, best
+
+
+def _verdict(point: TierPoint, breaches: tuple[str, ...]) -> TierVerdict:
+    return TierVerdict(point, breaches, point.trustworthy and not breaches, None)
+
+
+def _headroom(sustainable_total: float, offered_rps: float) -> float | None:
+    """Sustainable throughput / offered load: above 1 is spare capacity, below 1 is a shortfall."""
+    return sustainable_total / offered_rps if sustainable_total > 0 and offered_rps > 0 else None
+
+
+def _knees(trusted: Sequence[TierPoint], notes: list[str]) -> tuple[Knee | None, Knee | None]:
+    offered = [p.offered_rps for p in trusted]
+    found = knee_index(offered, [p.achieved_rps for p in trusted], concave=True)
+    bend = knee_index(offered, [p.p95_ms for p in trusted], concave=False)
+    if found is None:
+        notes.append(
+            f"No throughput knee: achieved load stayed within {KNEE_MIN_DEVIATION:.0%} of a straight line "
+            f"across {len(trusted)} trustworthy tier(s)"
+        )
+    return _knee("throughput", trusted, found), _knee("p95", trusted, bend)
+
+
+def _knee(basis: str, trusted: Sequence[TierPoint], found: tuple[int, float] | None) -> Knee | None:
+    if found is None:
+        return None
+    p = trusted[found[0]]
+    return Knee(basis, p.population, p.offered_rps, p.achieved_rps, p.p95_ms, found[1])
+
+
+def _try_fit(ns: Sequence[float], xs: Sequence[float], basis: str, notes: list[str]) -> UslFit | None:
+    try:
+        fit = fit_usl(ns, xs, basis=basis)
+    except UslFitError as exc:
+        notes.append(str(exc))
+        return None
+    notes.extend(fit.notes)
+    if fit.r_squared is not None and fit.r_squared < POOR_FIT_R_SQUARED:
+        notes.append(
+            f"USL fit is poor (R² = {fit.r_squared:.2f}): treat lambda, sigma, kappa as indicative only"
+        )
+    return fit
+
+
+def _plans(
+    target: float | None, surge_factor: float, sustainable: float | None, utilisation: float, notes: list[str]
+) -> tuple[InstancePlan, ...]:
+    if target is None or sustainable is None:
+        return ()
+    plans = []
+    for label, rate in (("target", target), ("surge", target * surge_factor)):
+        count = instances_needed(rate, sustainable, utilisation)
+        plans.append(InstancePlan(label, rate, sustainable, utilisation, count))
+    notes.append(
+        f"Instances are planned at {utilisation:.0%} of the measured sustainable rate; "
+        f"surge = {surge_factor:g}x the target rate"
+    )
+    return tuple(plans)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    if isinstance(value, int | np.integer):
+        return int(value)
+    if isinstance(value, float | np.floating):
+        return float(value) if math.isfinite(value) else None
+    return value

@@ -1,0 +1,270 @@
+"""Capacity model on synthetic tiers whose answers are known in advance."""
+
+import json
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+
+from reports import capacity
+from reports.capacity import (
+    CapacityModel,
+    Slo,
+    TierPoint,
+    UslFitError,
+    build_capacity_model,
+    fit_usl,
+    instances_needed,
+    knee_index,
+    usl_throughput,
+)
+
+LAM, SIGMA, KAPPA = 100.0, 0.05, 0.0005
+LOADS = np.array([1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 80, 100], dtype=float)
+POPULATIONS = [500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000, 20_000_000, 40_000_000, 60_000_000]
+
+
+def tier(
+    population: int,
+    offered: float,
+    achieved: float | None = None,
+    *,
+    p95: float = 120.0,
+    p99: float = 300.0,
+    error: float = 0.0,
+    trustworthy: bool = True,
+) -> TierPoint:
+    return TierPoint(
+        population=population,
+        offered_rps=offered,
+        achieved_rps=offered if achieved is None else achieved,
+        p95_ms=p95,
+        p99_ms=p99,
+        error_rate=error,
+        dropped_start_rate=0.0,
+        samples=5000,
+        trustworthy=trustworthy,
+    )
+
+
+def noisy_usl(lam: float, sigma: float, kappa: float, seed: int, noise: float = 0.01) -> np.ndarray:
+    rng = np.random.RandomState(seed)
+    return usl_throughput(LOADS, lam, sigma, kappa) * (1.0 + rng.normal(0.0, noise, LOADS.size))
+
+
+def ramp(achieved: Sequence[float], p95: Sequence[float] | None = None) -> list[TierPoint]:
+    """Eight tiers offered 50, 100, ... 400 logins/s."""
+    latencies = p95 or [120.0] * len(achieved)
+    return [
+        tier(pop, 50.0 * (i + 1), a, p95=p)
+        for i, (pop, a, p) in enumerate(zip(POPULATIONS, achieved, latencies, strict=True))
+    ]
+
+
+def test_fit_recovers_known_usl_parameters() -> None:
+    fit = fit_usl(LOADS, noisy_usl(LAM, SIGMA, KAPPA, seed=7))
+    assert fit.lam == pytest.approx(LAM, rel=0.05)
+    assert fit.sigma == pytest.approx(SIGMA, abs=0.01)
+    assert fit.kappa == pytest.approx(KAPPA, rel=0.1)
+    assert fit.r_squared is not None and fit.r_squared > 0.99
+    assert None not in (fit.lam_se, fit.sigma_se, fit.kappa_se)
+
+
+def test_fit_reports_the_retrograde_peak() -> None:
+    fit = fit_usl(LOADS, noisy_usl(LAM, SIGMA, KAPPA, seed=7))
+    true_peak = math.sqrt((1 - SIGMA) / KAPPA)
+    assert fit.peak_concurrency == pytest.approx(true_peak, rel=0.1)
+    true_x = float(usl_throughput(np.array([true_peak]), LAM, SIGMA, KAPPA)[0])
+    assert fit.peak_throughput == pytest.approx(true_x, rel=0.05)
+    assert fit.peak_concurrency is not None and fit.peak_throughput is not None
+    assert fit.predict(fit.peak_concurrency) == pytest.approx(fit.peak_throughput)
+    assert fit.predict(fit.peak_concurrency * 1.5) < fit.peak_throughput
+
+
+def test_amdahl_data_has_no_peak() -> None:
+    fit = fit_usl(LOADS, noisy_usl(LAM, SIGMA, 0.0, seed=7))
+    assert fit.peak_concurrency is None
+    assert fit.peak_throughput is None
+    assert fit.sigma == pytest.approx(SIGMA, abs=0.01)
+    assert any("kappa" in note for note in fit.notes)
+
+
+def test_noise_free_amdahl_has_no_peak() -> None:
+    fit = fit_usl(LOADS, usl_throughput(LOADS, LAM, SIGMA, 0.0))
+    assert fit.kappa == pytest.approx(0.0, abs=1e-9)
+    assert fit.peak_concurrency is None
+
+
+def test_peak_far_beyond_tested_loads_is_not_reported() -> None:
+    """κ = 1e-7 puts N* near 3,100: thirty times the largest load tested, so not claimed."""
+    fit = fit_usl(LOADS, usl_throughput(LOADS, LAM, SIGMA, 1e-7))
+    assert fit.peak_concurrency is None
+    assert any("beyond" in note for note in fit.notes)
+
+
+def test_fit_with_too_few_distinct_loads_raises_its_own_error() -> None:
+    with pytest.raises(UslFitError, match="at least 3"):
+        fit_usl([10.0, 10.0, 20.0], [9.0, 9.5, 18.0])
+
+
+def test_model_fits_usl_on_explicit_concurrency() -> None:
+    throughput = noisy_usl(LAM, SIGMA, KAPPA, seed=3)
+    points = [
+        tier(1000 * (i + 1), float(n), float(x))
+        for i, (n, x) in enumerate(zip(LOADS, throughput, strict=True))
+    ]
+    model = build_capacity_model(points, concurrency=list(LOADS))
+    assert model.usl is not None
+    assert model.usl.concurrency_basis == "explicit"
+    assert model.usl.kappa == pytest.approx(KAPPA, rel=0.1)
+
+
+def test_model_fits_usl_on_offered_rate_by_default() -> None:
+    """With N = offered logins/s, λ is achieved/offered at light load: 1 for a healthy system."""
+    offered = np.array([50.0 * (i + 1) for i in range(8)])
+    achieved = usl_throughput(offered, 1.0, 0.002, 2e-6)
+    model = build_capacity_model(ramp([float(a) for a in achieved]))
+    assert model.usl is not None
+    assert model.usl.concurrency_basis == "offered_rps"
+    assert model.usl.lam == pytest.approx(1.0, rel=0.01)
+    assert model.usl.kappa == pytest.approx(2e-6, rel=0.05)
+
+
+def test_knee_found_where_throughput_flattens() -> None:
+    offered = [10.0 * i for i in range(1, 11)]
+    achieved = [min(x, 60.0) for x in offered]
+    found = knee_index(offered, achieved)
+    assert found is not None
+    assert offered[found[0]] == 60.0
+
+
+def test_straight_line_has_no_knee() -> None:
+    offered = [10.0 * i for i in range(1, 11)]
+    assert knee_index(offered, offered) is None
+    model = build_capacity_model(ramp([50.0 * (i + 1) for i in range(8)]))
+    assert model.knee is None
+    assert any("No throughput knee" in note for note in model.notes)
+
+
+def test_model_reports_throughput_and_latency_knees() -> None:
+    achieved = [50, 100, 150, 200, 200, 200, 200, 200]
+    p95 = [100, 100, 100, 100, 100, 1100, 2100, 3100]
+    model = build_capacity_model(ramp(achieved, p95))
+    assert model.knee is not None and model.knee.offered_rps == 200.0
+    assert model.knee.population == 5_000_000
+    assert model.latency_knee is not None and model.latency_knee.offered_rps == 250.0
+
+
+def test_highest_tier_stops_where_p95_crosses_the_slo() -> None:
+    p95 = [100, 150, 300, 700, 850, 600, 1500, 3000]
+    model = build_capacity_model(ramp([50.0 * (i + 1) for i in range(8)], p95), Slo(p95_ms=800))
+    assert model.highest_tier_meeting_slo is not None
+    assert model.highest_tier_meeting_slo.population == 5_000_000
+    assert [v.passes for v in model.tiers][:5] == [True, True, True, True, False]
+    assert "p95" in model.tiers[4].slo_breaches[0]
+
+
+def test_highest_tier_stops_where_error_rate_breaches() -> None:
+    points = [tier(pop, 50.0 * (i + 1), error=0.05 if i == 3 else 0.001) for i, pop in enumerate(POPULATIONS)]
+    model = build_capacity_model(points)
+    assert model.highest_tier_meeting_slo is not None
+    assert model.highest_tier_meeting_slo.population == 2_500_000
+    assert any("error rate" in b for b in model.tiers[3].slo_breaches)
+
+
+def test_achieved_below_offered_breaches_the_slo() -> None:
+    model = build_capacity_model(ramp([50, 100, 150, 200, 240, 250, 250, 250]))
+    assert model.highest_tier_meeting_slo is not None
+    assert model.highest_tier_meeting_slo.offered_rps == 200.0
+    assert model.sustainable_rps == 200.0
+
+
+def test_untrustworthy_tier_cannot_meet_the_slo() -> None:
+    points = [tier(pop, 50.0 * (i + 1), trustworthy=i != 2) for i, pop in enumerate(POPULATIONS)]
+    model = build_capacity_model(points)
+    assert model.highest_tier_meeting_slo is not None
+    assert model.highest_tier_meeting_slo.population == 1_000_000
+    assert any("not trustworthy" in note for note in model.notes)
+
+
+def test_headroom_is_sustainable_over_offered() -> None:
+    model = build_capacity_model(ramp([50, 100, 150, 200, 240, 250, 250, 250]))
+    headroom = [v.headroom for v in model.tiers]
+    assert headroom[0] == pytest.approx(4.0)
+    assert headroom[3] == pytest.approx(1.0)
+    assert headroom[7] == pytest.approx(0.5)
+
+
+def test_instances_needed_arithmetic() -> None:
+    assert instances_needed(1000.0, 100.0, 0.7) == 15
+    assert instances_needed(70.0, 100.0, 0.7) == 1
+    assert instances_needed(71.0, 100.0, 0.7) == 2
+    assert instances_needed(1000.0, 100.0, 1.0) == 10
+    with pytest.raises(ValueError):
+        instances_needed(1000.0, 0.0)
+
+
+def test_model_plans_instances_for_target_and_surge() -> None:
+    model = build_capacity_model(
+        ramp([50, 100, 150, 200, 240, 250, 250, 250]),
+        target_rps=6000.0,
+        surge_factor=3.0,
+        instances_under_test=2,
+    )
+    plans = {plan.label: plan for plan in model.instances}
+    assert plans["target"].per_instance_max_rps == pytest.approx(100.0)
+    assert plans["target"].instances == 86  # 6000 / (100 x 0.7) = 85.7
+    assert plans["surge"].target_rps == pytest.approx(18000.0)
+    assert plans["surge"].instances == 258  # 18000 / 70 = 257.1
+
+
+def test_target_defaults_to_heaviest_tier() -> None:
+    model = build_capacity_model(ramp([50, 100, 150, 200, 240, 250, 250, 250]))
+    plans = {plan.label: plan for plan in model.instances}
+    assert plans["target"].target_rps == 400.0
+    assert plans["target"].instances == 3  # 400 / (200 x 0.7) = 2.9
+
+
+def test_every_tier_passing_is_flagged_as_a_lower_bound() -> None:
+    model = build_capacity_model(ramp([50.0 * (i + 1) for i in range(8)]))
+    assert model.sustainable_is_lower_bound
+    assert model.sustainable_rps == 400.0
+
+
+def test_fewer_than_three_points_gives_notes_not_errors() -> None:
+    model = build_capacity_model([tier(500_000, 10.0), tier(1_000_000, 20.0)])
+    assert model.usl is None
+    assert model.knee is None
+    assert any("at least 3" in note for note in model.notes)
+    assert model.highest_tier_meeting_slo is not None
+
+
+def test_no_points_gives_an_empty_model() -> None:
+    model = build_capacity_model([])
+    assert model.usl is None
+    assert model.highest_tier_meeting_slo is None
+    assert model.instances == ()
+    assert any("No tier met the SLO" in note for note in model.notes)
+
+
+def test_failed_fit_becomes_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
+    def fail(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("Optimal parameters not found")
+
+    monkeypatch.setattr(capacity, "curve_fit", fail)
+    model = build_capacity_model(ramp([50, 100, 150, 200, 240, 250, 250, 250]))
+    assert model.usl is None
+    assert any("did not converge" in note for note in model.notes)
+
+
+def test_to_dict_is_strict_json_without_nan() -> None:
+    points = ramp([50, 100, 150, 200, 240, 250, 250, 250])
+    points[7] = tier(60_000_000, 400.0, 250.0, p95=math.nan, p99=math.inf)
+    model = build_capacity_model(points)
+    data = model.to_dict()
+    text = json.dumps(data, allow_nan=False)
+    assert json.loads(text) == data
+    assert data["tiers"][7]["point"]["p95_ms"] is None
+    assert set(data) == {field for field in CapacityModel.__dataclass_fields__}
+    assert data["usl"]["concurrency_basis"] == "offered_rps"
