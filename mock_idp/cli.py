@@ -201,5 +201,8 @@ def serve(settings: Settings) -> int:
         http="httptools",
         lifespan="off",
         timeout_graceful_shutdown=5,
+        proxy_headers=False,  # --issuer names the public URL; skipping the middleware saves per request
+        server_header=False,
+        date_header=False,
     )
     return 0

@@ -197,6 +197,7 @@ def _level(digest: bytes, mix: tuple[float, float, float]) -> str:
     return "P9"
 
 
+@lru_cache(maxsize=2048)
 def citizen(
     index: int,
     seed: str = DEFAULT_SEED,
@@ -204,7 +205,11 @@ def citizen(
     sms_code_mode: str = "fixed",
     fixed_sms_code: str = "123456",
 ) -> Citizen:
-    """Citizen *index*, derived from ``(seed, index)`` alone."""
+    """Citizen *index*, derived from ``(seed, index)`` alone.
+
+    A login looks its citizen up several times (sign-in, code, token, userinfo): a small LRU cache,
+    bounded whatever the population, saves re-deriving it each time.
+    """
     d = _digest(seed, index)
     birth = datetime.date.fromordinal(_EPOCH + int.from_bytes(d[32:35], "big") % _BIRTH_SPAN)
     return Citizen(

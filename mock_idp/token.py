@@ -18,9 +18,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any
 
-import jwt
-
-from mock_idp import tokens
+from mock_idp import jws, tokens
 from mock_idp.claims import parse_scope
 from mock_idp.clients import Client
 from mock_idp.context import Context
@@ -33,6 +31,7 @@ from mock_idp.errors import (
     UnsupportedGrantType,
 )
 from mock_idp.http import NO_STORE, Request, Response, error_response, json_response
+from mock_idp.population import Citizen
 from mock_idp.sealing import Unsealable
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
@@ -52,48 +51,51 @@ def authenticate_client(ctx: Context, p: dict[str, str]) -> Client:
     if not assertion:
         raise InvalidClient("client_assertion is required (private_key_jwt)")
     try:
-        header = jwt.get_unverified_header(assertion)
-        unverified = jwt.decode(assertion, options={"verify_signature": False})
-    except jwt.PyJWTError:
-        raise InvalidClient("client_assertion is not a well-formed JWT") from None
-    if header.get("alg") != "RS512":
+        parsed = jws.parse(assertion)
+    except jws.JwsError as exc:
+        raise InvalidClient(f"client_assertion is not a well-formed JWT: {exc}") from None
+    if parsed.header.get("alg") != "RS512":
         raise InvalidClient("client_assertion must be signed with RS512")
-    client = ctx.clients.get(str(unverified.get("iss")))
+    claims = parsed.claims
+    client = ctx.clients.get(str(claims.get("iss")))
     if client is None:
         raise InvalidClient("client_assertion iss is not a registered client")
     if "client_id" in p and p["client_id"] != client.client_id:
         raise InvalidClient("client_id does not match the client_assertion")
-    claims = _verify_assertion(ctx, client, assertion)
-    if claims.get("sub") != client.client_id:
-        raise InvalidClient("client_assertion sub must equal iss (the client_id)")
+    if not any(jws.verify_rs512(parsed, key) for key in client.public_keys):
+        raise InvalidClient("client_assertion signature does not match the client's registered key")
+    exp = _check_assertion_claims(ctx, client, claims)
     now = ctx.clock()
-    if claims["exp"] - now > ctx.settings.lifetimes.assertion_max + LEEWAY:
-        raise InvalidClient("client_assertion lifetime is too long")
-    if not ctx.store.use_once(JTI_NS, f"{client.client_id}:{claims['jti']}", claims["exp"] - now + LEEWAY):
+    if not ctx.store.use_once(JTI_NS, f"{client.client_id}:{claims['jti']}", exp - now + LEEWAY):
         raise InvalidClient("client_assertion jti has been used before")
     return client
 
 
-def _verify_assertion(ctx: Context, client: Client, assertion: str) -> dict[str, Any]:
-    error = "signature does not match the client's registered key"
-    for key in client.public_keys:
-        try:
-            claims: dict[str, Any] = jwt.decode(
-                assertion,
-                key,
-                algorithms=["RS512"],
-                audience=ctx.token_endpoint,
-                issuer=client.client_id,
-                leeway=LEEWAY,
-                options={"require": ["iss", "sub", "aud", "exp", "jti"]},
-            )
-            return claims
-        except jwt.InvalidSignatureError:
-            continue
-        except jwt.PyJWTError as exc:
-            error = str(exc)
-            break
-    raise InvalidClient(f"client_assertion rejected: {error}")
+def _check_assertion_claims(ctx: Context, client: Client, claims: dict[str, Any]) -> float:
+    """iss = sub = client_id, aud = this token endpoint, a short unexpired exp, a jti (RFC 7523 §3)."""
+    if claims.get("sub") != client.client_id:
+        raise InvalidClient("client_assertion sub must equal iss (the client_id)")
+    aud = claims.get("aud")
+    audiences = aud if isinstance(aud, list) else [aud]
+    if ctx.token_endpoint not in audiences:
+        raise InvalidClient(f"client_assertion aud must be {ctx.token_endpoint}")
+    jti = claims.get("jti")
+    if not isinstance(jti, str) or not jti or len(jti) > 256:
+        raise InvalidClient("client_assertion needs a jti")
+    try:
+        exp = jws.number(claims, "exp")
+        iat = jws.number(claims, "iat") if "iat" in claims else None
+        nbf = jws.number(claims, "nbf") if "nbf" in claims else None
+    except jws.JwsError as exc:
+        raise InvalidClient(f"client_assertion {exc}") from None
+    now = ctx.clock()
+    if exp <= now - LEEWAY:
+        raise InvalidClient("client_assertion has expired")
+    if exp - now > ctx.settings.lifetimes.assertion_max + LEEWAY:
+        raise InvalidClient("client_assertion lifetime is too long")
+    if (iat is not None and iat > now + LEEWAY) or (nbf is not None and nbf > now + LEEWAY):
+        raise InvalidClient("client_assertion is not valid yet")
+    return exp
 
 
 def _pkce(challenge: str, verifier: str | None) -> None:
@@ -109,11 +111,15 @@ def _pkce(challenge: str, verifier: str | None) -> None:
 
 
 def _issue(
-    ctx: Context, client: Client, index: int, scopes: tuple[str, ...], vot: str, family: str, generation: int
+    ctx: Context,
+    client: Client,
+    citizen: Citizen,
+    scopes: tuple[str, ...],
+    vot: str,
+    family: str,
+    generation: int,
 ) -> dict[str, Any]:
-    citizen = ctx.directory.get(index)
-    if citizen is None:
-        raise InvalidGrant("the citizen no longer exists")
+    index = citizen.index
     refresh = ctx.sealer.seal(
         REFRESH,
         {"c": client.client_id, "i": index, "s": " ".join(scopes), "v": vot, "f": family, "g": generation},
@@ -126,6 +132,13 @@ def _issue(
         "refresh_token": refresh,
         "scope": " ".join(scopes),
     }
+
+
+def _citizen(ctx: Context, index: int) -> Citizen:
+    citizen = ctx.directory.get(index)
+    if citizen is None:
+        raise InvalidGrant("the citizen no longer exists")
+    return citizen
 
 
 def authorization_code(ctx: Context, client: Client, p: dict[str, str]) -> dict[str, Any]:
@@ -148,9 +161,8 @@ def authorization_code(ctx: Context, client: Client, p: dict[str, str]) -> dict[
         raise InvalidGrant("authorization code has already been used; tokens issued from it are revoked")
     scopes = tuple(code["s"].split())
     ctx.store.set(FAMILY_NS, family, "0", ctx.settings.lifetimes.refresh_token)
-    body = _issue(ctx, client, int(code["i"]), scopes, code["v"], family, 0)
-    citizen = ctx.directory.get(int(code["i"]))
-    assert citizen is not None
+    citizen = _citizen(ctx, int(code["i"]))
+    body = _issue(ctx, client, citizen, scopes, code["v"], family, 0)
     body["id_token"] = tokens.id_token(
         ctx, citizen, client.client_id, scopes, code["v"], code["n"], code["at"]
     )
@@ -179,7 +191,7 @@ def refresh_token(ctx: Context, client: Client, p: dict[str, str]) -> dict[str, 
             ctx.store.set(FAMILY_NS, family, REVOKED, ttl)
             raise InvalidGrant("refresh token was already used: the token family is now revoked")
         raise InvalidGrant("refresh token has been revoked or has expired")
-    return _issue(ctx, client, int(rt["i"]), scopes, rt["v"], family, gen + 1)
+    return _issue(ctx, client, _citizen(ctx, int(rt["i"])), scopes, rt["v"], family, gen + 1)
 
 
 GRANTS: dict[str, Grant] = {"authorization_code": authorization_code, "refresh_token": refresh_token}

@@ -12,6 +12,7 @@ from typing import Any
 
 import jwt
 
+from mock_idp import jws
 from mock_idp.claims import identity_claims
 from mock_idp.context import Context
 from mock_idp.errors import InvalidToken
@@ -75,19 +76,24 @@ def access_token(ctx: Context, c: Citizen, client_id: str, scopes: tuple[str, ..
 def verify_access_token(ctx: Context, token: str) -> dict[str, Any]:
     """Check an access token this issuer signed; any failure is ``invalid_token`` (RFC 6750 §3.1)."""
     try:
-        header = jwt.get_unverified_header(token)
-        key = ctx.keys.public_key(str(header.get("kid", "")))
-        if key is None or header.get("alg") != "RS512":
-            raise InvalidToken("access token was not signed by this issuer")
-        claims: dict[str, Any] = jwt.decode(
-            token,
-            key,
-            algorithms=["RS512"],
-            issuer=ctx.issuer,
-            options={"verify_aud": False, "require": ["exp", "iat", "sub", "jti", "scope", "vot"]},
-        )
-    except jwt.ExpiredSignatureError:
-        raise InvalidToken("access token has expired") from None
-    except jwt.PyJWTError as exc:
-        raise InvalidToken(f"access token is not valid: {exc}") from None
+        parsed = jws.parse(token)
+    except jws.JwsError as exc:
+        raise InvalidToken(f"access token is not a JWT: {exc}") from None
+    key = ctx.keys.public_key(str(parsed.header.get("kid", "")))
+    if key is None or not jws.verify_rs512(parsed, key):
+        raise InvalidToken("access token was not signed by this issuer")
+    claims = parsed.claims
+    if claims.get("iss") != ctx.issuer:
+        raise InvalidToken("access token was issued by another issuer")
+    missing = [c for c in ("exp", "iat", "sub", "jti", "scope", "vot", "aud") if c not in claims]
+    if missing:
+        raise InvalidToken(f"access token lacks {', '.join(missing)}")
+    try:
+        expired = jws.number(claims, "exp") <= ctx.clock()
+    except jws.JwsError:
+        raise InvalidToken("access token exp is not a number") from None
+    if expired:
+        raise InvalidToken("access token has expired")
+    if not isinstance(claims["scope"], str) or not isinstance(claims["vot"], str):
+        raise InvalidToken("access token scope and vot must be strings")
     return claims
