@@ -28,7 +28,7 @@ def _index(ctx: Context, req: Request) -> int:
     if not secrets.compare_digest(given.encode(), token.encode()):
         raise InvalidToken("admin token required")
     raw = req.path.removeprefix(ADMIN_CITIZENS)
-    if not raw.isdigit() or len(raw) > 12:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 12:  # "²".isdigit() is True; int("²") fails
         raise InvalidRequest("path must be /admin/citizens/{index}")
     return int(raw)
 
@@ -38,7 +38,7 @@ def citizen(ctx: Context, req: Request) -> Response:
     if req.method in ("PATCH", "PUT"):
         try:
             fields = json.loads(req.body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: deeply nested arrays
             raise InvalidRequest("body must be a JSON object of claim overrides") from None
         if not isinstance(fields, dict):
             raise InvalidRequest("body must be a JSON object of claim overrides")

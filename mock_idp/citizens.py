@@ -19,7 +19,7 @@ from mock_idp.store import Store
 
 OVERRIDE_NS = "citizen"
 OVERRIDE_TTL = 10 * 365 * 24 * 3600.0
-OVERRIDABLE = frozenset(f.name for f in dataclasses.fields(Citizen)) - {"index", "email", "sub"}
+OVERRIDABLE = frozenset(f.name for f in dataclasses.fields(Citizen)) - {"index", "email", "sub", "returning"}
 LEVELS = ("P0", "P5", "P9")
 
 
@@ -47,7 +47,7 @@ class Directory:
 
     def _derive(self, index: int) -> Citizen:
         s = self.settings
-        return citizen(index, s.seed, s.proofing_mix, s.sms_code_mode, s.fixed_sms_code)
+        return citizen(index, s.seed, s.proofing_mix, s.sms_code_mode, s.fixed_sms_code, s.returning_share)
 
     def _load_named(self, path: Path) -> None:
         try:

@@ -16,7 +16,7 @@ from urllib.parse import urlencode
 
 from mock_idp import MOCK_BANNER
 from mock_idp.clients import DEV_CALLBACK_PATH, DEV_CLIENT_ID, dev_client_path
-from mock_idp.context import prepare_state
+from mock_idp.context import build_context, prepare_state
 from mock_idp.keys import rotate
 from mock_idp.metrics import MULTIPROC_ENV
 from mock_idp.population import citizen
@@ -37,6 +37,7 @@ _FLAGS = (
     "admin_token",
     "sms_code_mode",
     "max_inflight",
+    "returning_share",
 )
 
 
@@ -63,6 +64,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--admin-token", help="enable the admin API with this bearer token (default off)")
     p.add_argument("--sms-code-mode", choices=("fixed", "derived"), help="fixed test code or per citizen")
     p.add_argument("--max-inflight", type=int, help="per-worker requests in flight before 503 (default 256)")
+    p.add_argument(
+        "--returning-share",
+        type=float,
+        help="share of citizens who used the services before: no consent page (default 0, a launch)",
+    )
     p.add_argument("--access-log", action="store_true", help="log every request (slower)")
     sub = p.add_subparsers(dest="idp_command", metavar="{serve,citizen,rotate-key}")
     sub.add_parser("serve", help="serve the IdP (the default)")
@@ -127,6 +133,8 @@ def _is_loopback(host: str) -> bool:
 
 
 def _check_port(host: str, port: int) -> None:
+    if not 0 <= port <= 65535:
+        raise UsageError(f"cannot listen on {host}:{port}: port must be 0..65535")
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -182,7 +190,9 @@ def serve(settings: Settings) -> int:
     import uvicorn
 
     _check_port(settings.host, settings.port)
-    prepare_state(settings)
+    # build what each worker builds once here, so a bad setting (users file, clients) is one error
+    # line, not a worker that uvicorn restarts forever
+    build_context(settings).store.close()
     os.environ[ENV_VAR] = settings.to_json()
     metrics_dir = settings.state_path / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)

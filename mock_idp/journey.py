@@ -66,13 +66,11 @@ def _fail(ctx: Context, index: int) -> bool:
     return count >= ctx.settings.lockout_threshold
 
 
-def _locked_page(flow: str) -> Response:
-    return html_response(
-        pages.sign_in_page(
-            flow, "account_locked", "Too many failed attempts: this account is locked for a while."
-        ),
-        200,
-    )
+def _locked_page(flow: str, mobile: str | None = None) -> Response:
+    message = "Too many failed attempts: this account is locked for a while."
+    if mobile is not None:  # at the SMS step the page must carry that step's form, or it cannot be posted
+        return html_response(pages.sms_code_page(flow, _mask(mobile), "account_locked", message))
+    return html_response(pages.sign_in_page(flow, "account_locked", message), 200)
 
 
 def _mask(mobile: str) -> str:
@@ -131,10 +129,10 @@ def sms_code(ctx: Context, req: Request) -> Response:
         return _journey_error(FlowError("citizen no longer exists"))
     failures = _failures(ctx, citizen.index)
     if failures >= ctx.settings.lockout_threshold:
-        return _locked_page(p["flow"])
+        return _locked_page(p["flow"], citizen.phone_number)
     if not secrets.compare_digest(p.get("otp_code", "").encode(), citizen.sms_code.encode()):
         if _fail(ctx, citizen.index):
-            return _locked_page(p["flow"])
+            return _locked_page(p["flow"], citizen.phone_number)
         return html_response(
             pages.sms_code_page(
                 p["flow"], _mask(citizen.phone_number), "wrong_code", "The security code is wrong. Try again."
@@ -190,6 +188,11 @@ def _interaction_required(auth: AuthRequest, error: str, description: str) -> Re
     return error_redirect(auth.redirect_uri, auth.state, exc)
 
 
+def _consented(ctx: Context, index: int, auth: AuthRequest) -> bool:
+    scopes = ctx.store.get(CONSENT_NS, f"{index}:{auth.client_id}")
+    return scopes is not None and set(auth.scopes) <= set(scopes.split())
+
+
 def complete(
     ctx: Context,
     req: Request,
@@ -211,8 +214,7 @@ def complete(
             return _interaction_required(auth, "interaction_required", "identity uplift needed")
         flow = _seal_flow(ctx, {**data, "target": target}, "uplift")
         return html_response(pages.uplift_page(flow, citizen.proofing_level, target))
-    consented = ctx.store.get(CONSENT_NS, f"{citizen.index}:{auth.client_id}")
-    if consented is None or not set(auth.scopes) <= set(consented.split()):
+    if not citizen.returning and not _consented(ctx, citizen.index, auth):
         if auth.prompt == "none":
             return _interaction_required(auth, "consent_required", "consent needed")
         return html_response(

@@ -6,7 +6,7 @@ of any citizen with the same function (:func:`credentials`) instead of reading a
 
 The rule, documented because other tools depend on it:
 
-- ``digest = blake2b(str(i), key=seed, digest_size=64)``
+- ``digest = blake2b(str(i), key=blake2b(seed, digest_size=64), digest_size=64)`` (seed and i UTF-8)
 - ``email = f"citizen{i}@citizens.loginload.test"`` (the ``.test`` TLD is reserved, RFC 2606)
 - ``password = "Ll-" + base32(digest[16:26]).lower() + "!"``
 - SMS code: the fixed test code (``123456`` by default, as NHS login's sandpit) or, in ``derived`` mode,
@@ -14,6 +14,8 @@ The rule, documented because other tools depend on it:
 - ``sub`` = UUID version 4 layout over ``digest[0:16]``
 - NHS number: the *i*-th valid number of the 9-prefixed test range (:func:`nhs_number`), one-to-one
 - proofing level from ``digest[30:32]`` against the configured P0/P5/P9 mix
+- returning citizen (consented to the services before, so no consent page) when
+  ``int.from_bytes(digest[42:44]) / 65536 < returning_share`` (default 0: a launch, everyone is new)
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 EMAIL_DOMAIN = "citizens.loginload.test"
-_EMAIL_RE = re.compile(r"citizen(\d{1,9})@citizens\.loginload\.test")
+_EMAIL_RE = re.compile(r"citizen(0|[1-9][0-9]{0,8})@citizens\.loginload\.test")  # one spelling per citizen
 DEFAULT_SEED = "loginload"
 DEFAULT_MIX = (0.10, 0.20, 0.70)
 NHS_NUMBER_CAPACITY = 90_000_000  # 10^7 blocks x 9 guaranteed-valid check digits per block
@@ -113,6 +115,7 @@ class Citizen:
     landline_number: str
     gp_ods_code: str
     proofing_level: str  # "P0", "P5" or "P9"
+    returning: bool = False  # has used every registered service before: no consent page (see is_returning)
 
     def credentials(self) -> Credentials:
         return Credentials(self.email, self.password, self.sms_code)
@@ -198,12 +201,22 @@ def _level(digest: bytes, mix: tuple[float, float, float]) -> str:
 
 
 @lru_cache(maxsize=2048)
+def is_returning(index: int, seed: str = DEFAULT_SEED, returning_share: float = 0.0) -> bool:
+    """Whether citizen *index* has consented to the services before (so sees no consent page)."""
+    return _returning(_digest(seed, index), returning_share)
+
+
+def _returning(digest: bytes, share: float) -> bool:
+    return int.from_bytes(digest[42:44], "big") / 65536.0 < share
+
+
 def citizen(
     index: int,
     seed: str = DEFAULT_SEED,
     mix: tuple[float, float, float] = DEFAULT_MIX,
     sms_code_mode: str = "fixed",
     fixed_sms_code: str = "123456",
+    returning_share: float = 0.0,
 ) -> Citizen:
     """Citizen *index*, derived from ``(seed, index)`` alone.
 
@@ -226,4 +239,5 @@ def citizen(
         landline_number=f"+441632960{int.from_bytes(d[39:41], 'big') % 1000:03d}",
         gp_ods_code=_GP_ODS[d[41] % len(_GP_ODS)],
         proofing_level=_level(d, mix),
+        returning=_returning(d, returning_share),
     )

@@ -48,6 +48,7 @@ class Settings:
     sms_code_mode: str = "fixed"  # "fixed" (as NHS login's sandpit) or "derived" (per citizen, from seed)
     fixed_sms_code: str = "123456"
     proofing_mix: tuple[float, float, float] = (0.10, 0.20, 0.70)  # P0, P5, P9
+    returning_share: float = 0.0  # share of citizens who consented before (0: a launch, everyone is new)
     lockout_threshold: int = 5
     lockout_seconds: int = 900
     max_param_length: int = 2048
@@ -66,6 +67,8 @@ class Settings:
             raise ValueError("fixed_sms_code must be 6 digits")
         if len(self.proofing_mix) != 3 or abs(sum(self.proofing_mix) - 1.0) > 1e-6:
             raise ValueError(f"proofing_mix (P0, P5, P9) must sum to 1, not {self.proofing_mix}")
+        if not 0.0 <= self.returning_share <= 1.0:
+            raise ValueError(f"returning_share must be between 0 and 1, not {self.returning_share}")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
 

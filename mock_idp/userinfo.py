@@ -62,7 +62,7 @@ def _patch(ctx: Context, req: Request) -> Response:
         raise InsufficientScope("the client_metadata scope is required")
     try:
         body = json.loads(req.body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: deeply nested arrays
         raise InvalidRequest('body must be JSON: {"client_user_metadata": "..."}') from None
     value = body.get("client_user_metadata") if isinstance(body, dict) else None
     if not isinstance(value, str):

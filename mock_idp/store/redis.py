@@ -58,7 +58,10 @@ class RedisStore:
         return bool(self._cas(keys=[self._k(ns, key)], args=[expected, new, _ms(ttl)]))
 
     def ping(self) -> bool:
-        return bool(self._r.ping())
+        try:
+            return bool(self._r.ping())
+        except redis.RedisError:  # /health reports "store unavailable" (503), not a 500
+            return False
 
     def close(self) -> None:
         self._r.close()

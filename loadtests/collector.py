@@ -1,0 +1,115 @@
+"""The master's side: merge every generator's measurements and write them, atomically and often.
+
+``loadtest.json`` (everything a report needs: the plan, per-stage counters, merged HdrHistograms,
+generator CPU) is rewritten every couple of seconds while the run goes on and once more at the end,
+so an interrupted run still leaves what it measured. ``status.json`` is a small live view for
+progress displays.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+from typing import Any
+
+from loadtests import stats
+from loadtests.plan_config import RunPlan
+
+SATURATED_CPU = 0.90
+FORMAT = "loginload-loadtest/1"
+
+
+def write_atomic(path: Path, data: str) -> None:
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    tmp.write_text(data)
+    os.replace(tmp, path)
+
+
+class Collector:
+    def __init__(self, plan: RunPlan, out_dir: str, options: dict[str, Any]) -> None:
+        self.plan = plan
+        self.out = Path(out_dir) if out_dir else None
+        if self.out:
+            self.out.mkdir(parents=True, exist_ok=True)
+        self.options = options
+        self.aggregate = stats.Aggregate()
+        self.t0: float | None = None
+        self.generators: dict[str, int] = {}  # generator id -> index
+        self.done: set[str] = set()
+        self.notes: list[str] = []
+
+    def add(self, generator: str, payload: dict[str, Any]) -> None:
+        self.aggregate.add(generator, payload)
+        if payload.get("done"):
+            self.done.add(generator)
+
+    def all_done(self) -> bool:
+        return bool(self.generators) and set(self.generators) <= self.done
+
+    def stage_window(self, index: int) -> tuple[float, float]:
+        start = (self.t0 or 0.0) + self.plan.schedule.start_of(index)
+        return start, start + self.plan.stages[index].duration_s
+
+    def stage_result(self, index: int) -> dict[str, Any]:
+        stage = self.plan.stages[index]
+        s = self.aggregate.stages.get(index, stats.StageStats())
+        start, end = self.stage_window(index)
+        cpu = {g: self.aggregate.cpu_share(g, start + 1.0, end + 2.0) for g in self.generators}
+        saturated = [g for g, share in cpu.items() if share is not None and share >= SATURATED_CPU]
+        counts = dict(s.counts)
+        elapsed = stage.duration_s
+        achieved = counts.get("started", 0) - counts.get("started:refresh", 0)
+        return {
+            "index": index,
+            "stage": stage.to_dict(),
+            "start_offset_s": self.plan.schedule.start_of(index),
+            **s.summary(),
+            "histograms": {n: h.encode().decode("ascii") for n, h in s.hists.items() if h.get_total_count()},
+            "generator_cpu": cpu,
+            "generator_saturated": saturated,
+            "offered_per_s": counts.get("offered", 0) / elapsed,
+            "journeys_completed_per_s": _journeys(counts, "completed") / elapsed,
+            "achieved_starts_per_s": achieved / elapsed,
+        }
+
+    def document(self, finished: bool) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "finished": finished,
+            "written_at": time.time(),
+            "t0": self.t0,
+            "shape": self.plan.shape,
+            "workload": self.plan.model.to_dict(),
+            "options": self.options,
+            "generators": sorted(self.generators),
+            "generators_done": sorted(self.done),
+            "notes": self.notes,
+            "stages": [self.stage_result(i) for i in range(len(self.plan.stages))],
+        }
+
+    def status(self) -> dict[str, Any]:
+        now = time.time()
+        t = now - self.t0 if self.t0 else None
+        current = self.plan.schedule.stage_at(t) if t is not None else None
+        out: dict[str, Any] = {"t": t, "total_s": self.plan.schedule.total_s, "stage": None}
+        if current is not None:
+            i, stage = current
+            s = self.aggregate.stages.get(i, stats.StageStats())
+            out["stage"] = {"index": i, "name": stage.name, "population": stage.population,
+                            "target_rate": stage.target_rate, "counts": dict(s.counts),
+                            "journey_p95_ms": stats.summarise(s.hist("journey")).get("p95_ms")}  # fmt: skip
+        out["generator_cpu"] = {g: self.aggregate.cpu_share(g, now - 5, now) for g in self.generators}
+        return out
+
+    def write(self, finished: bool = False) -> None:
+        if self.out is None:
+            return
+        write_atomic(self.out / "loadtest.json", json.dumps(self.document(finished)))
+        write_atomic(self.out / "status.json", json.dumps(self.status()))
+
+
+def _journeys(counts: dict[str, int], outcome: str) -> int:
+    return sum(v for k, v in counts.items() if k.startswith(f"{outcome}:") and k != f"{outcome}:refresh")

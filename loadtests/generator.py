@@ -1,0 +1,181 @@
+"""One generator process: the arrival scheduler, the bounded executor pool's queue, the measurements.
+
+The scheduler greenlet walks this process's arrivals (loadtests.arrivals) on the wall clock from the
+shared start instant ``t0``. At each arrival it hands the job to a free executor (a Locust user) or,
+if none is free, counts the start as dropped: the open model never waits for the target. Each job
+carries its intended start; latency is measured from it, so a stalled target cannot hide its tail
+behind a late start (coordinated omission).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+import gevent
+from gevent.queue import Queue
+
+from loadtests import stats
+from loadtests.arrivals import REFRESH, Arrival, arrivals
+from loadtests.citizens import CsvAccounts, MockPopulation
+from loadtests.journeys import JourneyFailed, JourneyRunner, Provider, SharedState
+from loadtests.oidc_client import ClientRegistration
+from loadtests.plan_config import RunPlan
+from loadtests.safety import check_target
+from loadtests.workload import Journey
+
+log = logging.getLogger("loginload")
+DISCOVERY = "/.well-known/openid-configuration"
+
+
+@dataclass
+class Job:
+    due: float  # wall-clock intended start
+    arrival: Arrival
+
+
+@dataclass
+class Generator:
+    plan: RunPlan
+    opts: Any
+    allowed: frozenset[str]
+    recorder: stats.Recorder = field(default_factory=stats.Recorder)
+    queue: Queue = field(default_factory=Queue)
+    shared: SharedState = field(default_factory=SharedState)
+    idle: int = 0
+    running: int = 0
+    finished: bool = False
+    provider: Provider | None = None
+    accounts: Any = None
+
+    def __post_init__(self) -> None:
+        o = self.opts
+        if o.ll_accounts:
+            self.accounts = CsvAccounts(o.ll_accounts)
+        else:
+            mode = "derived" if o.ll_sms_code == "derived" else "fixed"
+            fixed = o.ll_sms_code if mode == "fixed" else "123456"
+            self.accounts = MockPopulation(o.ll_seed, mode, fixed, o.ll_returning, o.ll_skew)
+
+    # -- setup -----------------------------------------------------------------------------------
+    def discover(self, host: str) -> Provider:
+        """Discovery and JWKS, once per process, every endpoint checked against the allowed targets."""
+        check_target(host, self.allowed)
+        meta = _get_json(host.rstrip("/") + DISCOVERY)
+        for key in ("authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri"):
+            if key not in meta:
+                raise ValueError(f"discovery document has no {key}")
+            check_target(meta[key], self.allowed)
+        rp = ClientRegistration.from_dev_client(self.opts.ll_client)
+        self.provider = Provider(
+            issuer=meta["issuer"],
+            authorization_endpoint=meta["authorization_endpoint"],
+            token_endpoint=meta["token_endpoint"],
+            userinfo_endpoint=meta["userinfo_endpoint"],
+            jwks=_get_json(meta["jwks_uri"]),
+            rp=rp,
+            scope=self.opts.ll_scope,
+            vtr=self.opts.ll_vtr,
+        )
+        return self.provider
+
+    # -- the scheduler ---------------------------------------------------------------------------
+    def run_schedule(self, t0: float, index: int, count: int, pool: int) -> None:
+        """Hand out this process's arrivals on time; ends by itself after the last one."""
+        o = self.opts
+        for a in arrivals(self.plan.schedule, self.plan.model, index, count, o.ll_arrivals, o.ll_rng_seed,
+                          refreshes=not o.ll_no_refreshes):  # fmt: skip
+            due = t0 + a.at
+            delay = due - time.time()
+            if delay > 0:
+                gevent.sleep(delay)
+            self.recorder.count(a.stage, stats.OFFERED)
+            if self.idle > self.queue.qsize():
+                self.queue.put(Job(due, a))
+            else:
+                self.recorder.count(a.stage, stats.DROPPED)
+                self.recorder.count(a.stage, f"dropped:{a.kind}")
+        deadline = time.time() + 60
+        while (self.running or not self.queue.empty()) and time.time() < deadline:
+            gevent.sleep(0.05)  # waiting for in-flight journeys to finish, bounded
+        self.finished = True
+
+    # -- an executor's work ----------------------------------------------------------------------
+    def take(self, timeout: float = 1.0) -> Job | None:
+        self.idle += 1
+        try:
+            job: Job = self.queue.get(timeout=timeout)
+            return job
+        except gevent.queue.Empty:
+            return None
+        finally:
+            self.idle -= 1
+
+    def execute(self, job: Job, client: Any, rng: random.Random, fire: Any) -> None:
+        """Run one job and record it under its stage; ``fire`` reports the whole journey to Locust."""
+        a = job.arrival
+        stage = a.stage
+        rec = self.recorder
+        rec.count(stage, stats.STARTED)
+        rec.count(stage, f"started:{a.kind}")
+        rec.latency(stage, "start_lag", max(0.0, time.time() - job.due))
+        self.running += 1
+        exception: Exception | None = None
+        outcome = "failed"
+        try:
+            if self.provider is None:
+                raise JourneyFailed("discovery", "the provider could not be discovered")
+            runner = JourneyRunner(client, self.provider, self.shared, rng,
+                                   lambda name, s: rec.latency(stage, f"step:{name}", s))  # fmt: skip
+            outcome = self._run(runner, a, rng)
+        except JourneyFailed as exc:
+            exception = exc
+            rec.failure(stage, exc.check)
+        except Exception as exc:
+            exception = exc
+            rec.failure(stage, type(exc).__name__)
+        finally:
+            self.running -= 1
+        elapsed = time.time() - job.due  # from the intended start: coordinated omission corrected
+        if exception is None and outcome == "skipped":
+            rec.count(stage, stats.SKIPPED)
+            return
+        rec.count(stage, stats.FAILED if exception else stats.COMPLETED)
+        rec.count(stage, f"{'failed' if exception else 'completed'}:{a.kind}")
+        if exception is None:
+            rec.latency(stage, f"journey:{a.kind}", elapsed)
+            if a.kind != REFRESH and outcome == "completed":
+                rec.latency(stage, "journey", elapsed)
+        fire(a.kind, elapsed, exception)
+
+    def _run(self, runner: JourneyRunner, a: Arrival, rng: random.Random) -> str:
+        if a.kind == REFRESH:
+            return runner.refresh()
+        population = self.plan.stages[a.stage].population
+        if a.kind == Journey.REMEMBERED_DEVICE:
+            device = self.shared.any_device(rng)
+            if device is not None:
+                index, cookies = device
+                return runner.login(a.kind, self.accounts.account(index), cookies)
+            # no device remembered yet in this process: sign in fully and remember this one
+            return runner.login(Journey.FULL_LOGIN, self.accounts.pick(rng, population))
+        account = self.accounts.pick(
+            rng,
+            population,
+            first_visit=a.kind == Journey.FIRST_VISIT_CONSENT,
+            uplift=a.kind == Journey.UPLIFT,
+        )
+        return runner.login(a.kind, account)
+
+
+def _get_json(url: str) -> dict[str, Any]:
+    with urllib.request.urlopen(url, timeout=10) as r:
+        value = json.loads(r.read())
+    if not isinstance(value, dict):
+        raise ValueError(f"{url} did not return a JSON object")
+    return value

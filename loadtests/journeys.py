@@ -1,0 +1,285 @@
+"""The citizen's login journey, walked as a browser and a relying party's back end would.
+
+Each HTTP step is reported to Locust under a stable step name and checked; the first failed check
+ends the journey and is counted by name (``JourneyFailed.check``), so a report can say *which* check
+failed. Forms are read from the provider's HTML (hidden fields, action URLs), so a provider with
+similar pages can be driven without hard-coded paths.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import secrets
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+from urllib.parse import urlencode, urljoin, urlsplit
+
+from loadtests.arrivals import REFRESH
+from loadtests.citizens import Account
+from loadtests.oidc_client import (
+    ClientRegistration,
+    IdTokenError,
+    Page,
+    parse_page,
+    pkce_pair,
+    query_of,
+    validate_id_token,
+)
+from loadtests.workload import Journey
+
+MAX_PAGES = 6  # pages between sign-in and the redirect; more means the provider is looping
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+class JourneyFailed(Exception):
+    def __init__(self, check: str, detail: str = "") -> None:
+        super().__init__(f"{check}: {detail}" if detail else check)
+        self.check = check
+
+
+class Client(Protocol):
+    """The part of Locust's FastHttpSession the journeys use."""
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any: ...
+
+
+@dataclass
+class Provider:
+    """What discovery told us, plus the relying party's registration and the cached JWKS."""
+
+    issuer: str
+    authorization_endpoint: str
+    token_endpoint: str
+    userinfo_endpoint: str
+    jwks: dict[str, Any]
+    rp: ClientRegistration
+    scope: str = "openid profile email phone"
+    vtr: str = '["P9.Cp.Cd","P5.Cp.Cd","P0.Cp.Cd"]'
+    uplift_vtr: str = '["P9.Cp.Cd"]'
+
+
+@dataclass
+class Session:
+    refresh_token: str
+    sub: str
+
+
+@dataclass
+class SharedState:
+    """Per generator process: active sessions for follow-on refreshes, remembered devices' cookies."""
+
+    sessions: deque[Session] = field(default_factory=lambda: deque(maxlen=20_000))
+    devices: OrderedDict[int, list[Any]] = field(default_factory=OrderedDict)
+    max_devices: int = 20_000
+
+    def remember(self, index: int, cookies: list[Any]) -> None:
+        self.devices[index] = cookies
+        self.devices.move_to_end(index)
+        while len(self.devices) > self.max_devices:
+            self.devices.popitem(last=False)
+
+    def any_device(self, rng: random.Random) -> tuple[int, list[Any]] | None:
+        if not self.devices:
+            return None
+        # the most recent half of the remembered devices: returning citizens come back soon
+        keys = list(self.devices.keys())[-256:]
+        index = keys[rng.randrange(len(keys))]
+        return index, self.devices[index]
+
+
+class Step:
+    """Run one HTTP request under Locust's stats, check it, and time it for our histograms."""
+
+    def __init__(self, client: Client, record: Any) -> None:
+        self.client = client
+        self.record = record  # callable(name, seconds)
+
+    def __call__(self, name: str, method: str, url: str, expect: tuple[int, ...], **kw: Any) -> Any:
+        start = time.perf_counter()
+        with self.client.request(
+            method, url, name=name, catch_response=True, allow_redirects=False, **kw
+        ) as r:
+            if r.status_code not in expect:
+                detail = f"HTTP {r.status_code} (expected {'/'.join(map(str, expect))}): {_snippet(r)}"
+                r.failure(f"{name}: {detail}")
+                raise JourneyFailed(f"{name}_status", detail)
+            r.success()
+        self.record(name, time.perf_counter() - start)
+        return r
+
+
+def _snippet(r: Any) -> str:
+    try:
+        return (r.text or "")[:160].replace("\n", " ")
+    except Exception:
+        return "<undecodable body>"
+
+
+def _page(r: Any, step: str) -> Page:
+    try:
+        return parse_page(r.text or "")
+    except Exception as exc:
+        raise JourneyFailed(f"{step}_html", str(exc)) from None
+
+
+class JourneyRunner:
+    def __init__(
+        self, client: Client, provider: Provider, shared: SharedState, rng: random.Random, record: Any
+    ):
+        self.client = client
+        self.provider = provider
+        self.shared = shared
+        self.rng = rng
+        self.step = Step(client, record)
+
+    # -- the login journey ---------------------------------------------------------------------------
+    def login(self, kind: str, account: Account, cookies: list[Any] | None = None) -> str:
+        """Walk one journey; returns the outcome ("completed" or "abandoned"); raises JourneyFailed."""
+        p = self.provider
+        jar = getattr(self.client, "cookiejar", None)
+        if jar is not None:
+            jar.clear()
+            for c in cookies or ():
+                jar.set_cookie(c)
+        verifier, challenge = pkce_pair()
+        state, nonce = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
+        query = {
+            "client_id": p.rp.client_id, "redirect_uri": p.rp.redirect_uri, "response_type": "code",
+            "scope": p.scope, "state": state, "nonce": nonce, "prompt": "login",
+            "vtr": p.uplift_vtr if kind == Journey.UPLIFT else p.vtr,
+            "code_challenge": challenge, "code_challenge_method": "S256",
+        }  # fmt: skip
+        url = p.authorization_endpoint + "?" + urlencode(query)
+        r = self.step("authorize", "GET", url, (200,))
+        page = _page(r, "authorize")
+        form = page.form("password")
+        if form is None:
+            raise JourneyFailed("sign_in_form", f"no password form on {page.title!r}")
+        if kind == Journey.ABANDONED:
+            return "abandoned"
+        action = urljoin(url, form.action)
+        if kind == Journey.WRONG_PASSWORD:
+            bad = dict(form.fields, email=account.email, password=account.password + "x")
+            r = self.step("sign_in_fail", "POST", action, (200, 400, 401), data=urlencode(bad), headers=FORM)
+            if _page(r, "sign_in_fail").error is None:
+                raise JourneyFailed("wrong_password_not_refused", "the provider did not report an error")
+        data = dict(form.fields, email=account.email, password=account.password)
+        r = self.step("sign_in", "POST", action, (200, 302), data=urlencode(data), headers=FORM)
+        r = self._through_pages(kind, account, r, action)
+        return self._redeem(kind, account, r, state, nonce, verifier)
+
+    def _through_pages(self, kind: str, account: Account, r: Any, base: str) -> Any:
+        """SMS code, uplift and consent pages, whichever the provider shows, until the redirect."""
+        retried = expected_error = False
+        remember = kind == Journey.FULL_LOGIN and self.rng.random() < 0.5
+        for _ in range(MAX_PAGES):
+            if r.status_code == 302:
+                return r
+            page = _page(r, "page")
+            if page.error and not expected_error:
+                raise JourneyFailed(f"page_error_{page.error}", page.title)
+            expected_error = False
+            if (form := page.form("otp_code")) is not None:
+                action = urljoin(base, form.action)
+                if kind == Journey.SMS_RETRY and not retried:
+                    retried = True
+                    bad = dict(form.fields, otp_code=_other_code(account.sms_code))
+                    r = self.step("sms_code_fail", "POST", action, (200,), data=urlencode(bad), headers=FORM)
+                    if _page(r, "sms_code_fail").error is None:
+                        raise JourneyFailed("wrong_code_not_refused")
+                    expected_error = True
+                    continue
+                data = dict(form.fields, otp_code=account.sms_code)
+                if remember:
+                    data["remember_device"] = "yes"
+                r = self.step("sms_code", "POST", action, (200, 302), data=urlencode(data), headers=FORM)
+                if remember:
+                    self._save_device(account)
+            elif (form := page.form("decision")) is not None:
+                data = dict(form.fields, decision="allow")
+                r = self.step("consent", "POST", urljoin(base, form.action), (200, 302), data=urlencode(data),
+                              headers=FORM)  # fmt: skip
+            elif (form := page.form("target")) is not None:
+                r = self.step("uplift", "POST", urljoin(base, form.action), (200, 302),
+                              data=urlencode(form.fields), headers=FORM)  # fmt: skip
+            else:
+                raise JourneyFailed("unexpected_page", page.title or "untitled page")
+        raise JourneyFailed("too_many_pages", f"no redirect after {MAX_PAGES} pages")
+
+    def _save_device(self, account: Account) -> None:
+        jar = getattr(self.client, "cookiejar", None)
+        if jar is not None:
+            self.shared.remember(account.index, list(jar))
+
+    def _redeem(self, kind: str, account: Account, r: Any, state: str, nonce: str, verifier: str) -> str:
+        p = self.provider
+        location = r.headers.get("location") or r.headers.get("Location") or ""
+        if not location.startswith(p.rp.redirect_uri):
+            raise JourneyFailed("redirect_uri", f"redirected to {location[:120]!r}")
+        q = query_of(location)
+        if "error" in q:
+            raise JourneyFailed(f"authorize_error_{q['error']}", q.get("error_description", ""))
+        if q.get("state") != state:
+            raise JourneyFailed("state_mismatch")
+        if "code" not in q:
+            raise JourneyFailed("no_code")
+        body = {**p.rp.auth_params(p.token_endpoint), "grant_type": "authorization_code", "code": q["code"],
+                "redirect_uri": p.rp.redirect_uri, "code_verifier": verifier}  # fmt: skip
+        t = self.step("token", "POST", p.token_endpoint, (200,), data=urlencode(body), headers=FORM)
+        tokens = _json(t, "token")
+        try:
+            claims = validate_id_token(tokens.get("id_token", ""), p.jwks, p.issuer, p.rp.client_id, nonce)
+        except IdTokenError as exc:
+            raise JourneyFailed("id_token", str(exc)) from None
+        self._userinfo(tokens, claims["sub"], "userinfo")
+        if "refresh_token" in tokens:
+            self.shared.sessions.append(Session(tokens["refresh_token"], claims["sub"]))
+        return "completed"
+
+    def _userinfo(self, tokens: dict[str, Any], sub: str, name: str) -> None:
+        headers = {"Authorization": f"Bearer {tokens.get('access_token', '')}"}
+        u = self.step(name, "GET", self.provider.userinfo_endpoint, (200,), headers=headers)
+        if _json(u, name).get("sub") != sub:
+            raise JourneyFailed(f"{name}_sub", "userinfo sub differs from the ID token's")
+
+    # -- follow-on traffic ---------------------------------------------------------------------------
+    def refresh(self) -> str:
+        """Refresh one active session's access token (rotating its refresh token), then read userinfo."""
+        try:
+            session = self.shared.sessions.popleft()
+        except IndexError:
+            return "skipped"
+        p = self.provider
+        body = {**p.rp.auth_params(p.token_endpoint), "grant_type": "refresh_token",
+                "refresh_token": session.refresh_token}  # fmt: skip
+        t = self.step("refresh", "POST", p.token_endpoint, (200,), data=urlencode(body), headers=FORM)
+        tokens = _json(t, "refresh")
+        self._userinfo(tokens, session.sub, "userinfo_session")
+        if "refresh_token" in tokens:
+            self.shared.sessions.append(Session(tokens["refresh_token"], session.sub))
+        return "completed"
+
+
+def _json(r: Any, step: str) -> dict[str, Any]:
+    try:
+        value = json.loads(r.content)
+    except (ValueError, TypeError):
+        raise JourneyFailed(f"{step}_json", "response is not JSON") from None
+    if not isinstance(value, dict):
+        raise JourneyFailed(f"{step}_json", "response is not a JSON object")
+    return value
+
+
+def _other_code(code: str) -> str:
+    return "000000" if code != "000000" else "111111"
+
+
+def job_kinds() -> tuple[str, ...]:
+    return (*(j.value for j in Journey), REFRESH)
+
+
+def host_of(url: str) -> str:
+    return urlsplit(url).netloc

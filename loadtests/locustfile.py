@@ -1,0 +1,183 @@
+"""loginload's Locust scenario: citizens logging in to NHS login (or a provider like it), open model.
+
+    locust -f loadtests/locustfile.py --host http://127.0.0.1:8765 [--shape ramp --stage-seconds 20]
+
+Works alone, headless or with the web UI, and distributed (``--processes N``, or ``--master`` with
+remote ``--worker``s): the master sends each generator the start instant and its share of the
+arrivals, generators send their HdrHistograms back every second, and the master writes
+``loadtest.json`` (``--results-dir``). The shape below keeps a fixed pool of executors per generator;
+the arrival rate, not the user count, is the load.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from typing import Any
+
+import gevent
+from locust import FastHttpUser, LoadTestShape, constant, events, task
+from locust.runners import LocalRunner, MasterRunner, WorkerRunner
+
+from loadtests.collector import Collector
+from loadtests.generator import Generator
+from loadtests.options import add_options
+from loadtests.plan_config import RunPlan, plan_from_options
+from loadtests.safety import allowed_hosts, check_target
+
+log = logging.getLogger("loginload")
+LEAD_IN_S = 2.0  # between the master's go and the first arrival: generators get the plan and spawn
+REPORT_S = 1.0
+FINISH_GRACE_S = 90.0  # past the schedule, how long the master waits for generators to report done
+START, REPORT = "loginload_start", "loginload_report"
+
+
+class _Process:
+    """This process's loginload state (Locust loads the locustfile once per process)."""
+
+    plan: RunPlan | None = None
+    generator: Generator | None = None
+    collector: Collector | None = None
+    t0: float | None = None
+
+
+P = _Process()
+
+
+@events.init_command_line_parser.add_listener
+def _options(parser: Any) -> None:
+    add_options(parser)
+
+
+@events.init.add_listener
+def _init(environment: Any, **_: Any) -> None:
+    opts = environment.parsed_options
+    if opts is None:
+        return
+    runner = environment.runner
+    P.plan = plan_from_options(opts)
+    if isinstance(runner, MasterRunner | LocalRunner):
+        if environment.host:
+            check_target(environment.host, allowed_hosts(opts.ll_allow))
+        P.collector = Collector(
+            P.plan, opts.ll_out, {k: v for k, v in vars(opts).items() if k.startswith("ll_")}
+        )
+    if isinstance(runner, MasterRunner):
+        runner.register_message(REPORT, lambda msg, **kw: _on_report(msg.node_id, msg.data))
+    if isinstance(runner, WorkerRunner):
+        runner.register_message(START, lambda msg, **kw: _start_generator(environment, msg.data))
+
+
+def _on_report(generator: str, payload: dict[str, Any]) -> None:
+    if P.collector is not None:
+        P.collector.add(generator, payload)
+
+
+@events.test_start.add_listener
+def _test_start(environment: Any, **_: Any) -> None:
+    runner = environment.runner
+    if not isinstance(runner, MasterRunner | LocalRunner) or P.collector is None:
+        return
+    t0 = time.time() + LEAD_IN_S
+    P.collector.t0 = t0
+    if isinstance(runner, MasterRunner):
+        ids = sorted(runner.clients.keys())
+        for i, client_id in enumerate(ids):
+            P.collector.generators[client_id] = i
+            runner.send_message(START, {"t0": t0, "index": i, "count": len(ids)}, client_id=client_id)
+    else:
+        P.collector.generators["local"] = 0
+        _start_generator(environment, {"t0": t0, "index": 0, "count": 1})
+    gevent.spawn(_write_loop)
+
+
+def _write_loop() -> None:
+    while P.collector is not None:
+        try:
+            P.collector.write()
+        except OSError as exc:
+            log.error("loginload: cannot write results: %s", exc)
+        gevent.sleep(2.0)
+
+
+def _start_generator(environment: Any, data: dict[str, Any]) -> None:
+    opts = environment.parsed_options
+    assert P.plan is not None
+    gen = Generator(P.plan, opts, allowed_hosts(opts.ll_allow))
+    P.generator, P.t0 = gen, float(data["t0"])
+    try:
+        gen.discover(environment.host)
+    except Exception as exc:
+        log.error("loginload: discovery of %s failed: %s", environment.host, exc)
+    gevent.spawn(gen.run_schedule, P.t0, int(data["index"]), int(data["count"]), opts.ll_pool)
+    gevent.spawn(_report_loop, environment, gen)
+
+
+def _report_loop(environment: Any, gen: Generator) -> None:
+    """Send this generator's measurements every second, and once more, marked done, at the end."""
+    runner = environment.runner
+    while True:
+        finished = gen.finished
+        payload = gen.recorder.drain()
+        payload["done"] = finished
+        if isinstance(runner, WorkerRunner):
+            runner.send_message(REPORT, payload)
+        elif P.collector is not None:
+            P.collector.add("local", payload)
+        if finished:
+            return
+        gevent.sleep(REPORT_S)
+
+
+@events.test_stop.add_listener
+def _test_stop(environment: Any, **_: Any) -> None:
+    if P.collector is not None and isinstance(environment.runner, MasterRunner | LocalRunner):
+        P.collector.write(finished=P.collector.all_done())
+
+
+class Citizen(FastHttpUser):
+    """An executor of the open model: takes the next due journey (or refresh) and walks it."""
+
+    wait_time = constant(0)
+    network_timeout = 30.0
+    connection_timeout = 10.0
+    host = "http://127.0.0.1:8765"
+
+    def on_start(self) -> None:
+        self.rng = random.Random()
+
+    @task
+    def work(self) -> None:
+        gen = P.generator
+        if gen is None:
+            gevent.sleep(0.1)  # the plan has not arrived yet
+            return
+        job = gen.take(timeout=1.0)
+        if job is not None:
+            gen.execute(job, self.client, self.rng, self._fire)
+
+    def _fire(self, kind: str, seconds: float, exception: Exception | None) -> None:
+        self.environment.events.request.fire(
+            request_type="JOURNEY", name=kind, response_time=seconds * 1000, response_length=0,
+            exception=exception, context={},
+        )  # fmt: skip
+
+
+class OpenModelShape(LoadTestShape):
+    """Keeps ``--pool`` executors per generator for the whole schedule, then ends the test."""
+
+    def tick(self) -> tuple[int, float] | None:
+        runner = self.runner
+        if runner is None or P.plan is None or runner.environment.parsed_options is None:
+            return None
+        opts = runner.environment.parsed_options
+        generators = runner.worker_count if isinstance(runner, MasterRunner) else 1
+        elapsed = self.get_run_time()
+        end = LEAD_IN_S + P.plan.schedule.total_s
+        if elapsed > end and (
+            P.collector is None or P.collector.all_done() or elapsed > end + FINISH_GRACE_S
+        ):
+            return None
+        users = max(1, opts.ll_pool * max(generators, 1))
+        return users, users

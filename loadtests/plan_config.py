@@ -1,0 +1,51 @@
+"""Turn parsed options into the run's plan: the workload model, the stages and the schedule.
+
+Every process (master, workers, local) builds the same plan from the same options, so the schedule
+never has to travel: the master only sends the start instant and each generator's share.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from loadtests.plan import parse_population, parse_tiers
+from loadtests.shapes import Schedule, Stage, get_shape
+from loadtests.workload import Journey, WorkloadModel, model_from_toml
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    model: WorkloadModel
+    stages: tuple[Stage, ...]
+    shape: str
+
+    @property
+    def schedule(self) -> Schedule:
+        return Schedule(self.stages)
+
+
+def plan_from_options(opts: Any) -> RunPlan:
+    model = model_from_toml(Path(opts.ll_workload)) if opts.ll_workload else WorkloadModel()
+    if model.journey_mix.registration > 0:
+        raise ValueError(
+            "journey_mix.registration must be 0: the journeys do not walk registration pages yet"
+        )
+    shape_opts: dict[str, Any] = {"scale": opts.ll_scale}
+    if opts.ll_shape in ("ramp", "capacity"):
+        shape_opts["stage_s"] = opts.ll_stage_s
+    if opts.ll_shape == "ramp" and opts.ll_tiers:
+        shape_opts["tiers"] = parse_tiers(opts.ll_tiers)
+    if opts.ll_shape in ("spike",):
+        shape_opts["base_population"] = parse_population(opts.ll_population)
+        shape_opts["steady_s"] = shape_opts["surge_s"] = shape_opts["recovery_s"] = opts.ll_stage_s
+    if opts.ll_shape == "soak":
+        shape_opts["population"] = parse_population(opts.ll_population)
+        shape_opts["duration_s"] = opts.ll_stage_s
+    stages = get_shape(opts.ll_shape, model, **shape_opts)
+    return RunPlan(model, tuple(stages), opts.ll_shape)
+
+
+def journey_names() -> list[str]:
+    return [j.value for j in Journey]

@@ -1,0 +1,140 @@
+"""Per-stage latency histograms (HdrHistogram) and counters, recorded on generators, merged on the master.
+
+Latencies are recorded in microseconds into HdrHistograms with 2 significant digits (1% resolution)
+from 1 us to 10 minutes: a fixed-size structure per (stage, name), so memory stays flat however long
+a stage runs; no per-request rows are kept. Generators ship their histograms as HdrHistogram's own
+compressed encoding in Locust's worker reports, and the master adds them: percentiles are computed
+from the merged distribution, never averaged across processes.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+LOWEST_US = 1
+HIGHEST_US = 600_000_000
+DIGITS = 2
+PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+
+# counter names
+OFFERED, STARTED, DROPPED, COMPLETED, FAILED, SKIPPED = (
+    "offered",
+    "started",
+    "dropped",
+    "completed",
+    "failed",
+    "skipped",
+)
+
+
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(LOWEST_US, HIGHEST_US, DIGITS)
+
+
+def summarise(h: HdrHistogram) -> dict[str, Any]:
+    n = h.get_total_count()
+    if n == 0:
+        return {"count": 0}
+    out: dict[str, Any] = {
+        "count": n,
+        "mean_ms": h.get_mean_value() / 1000,
+        "max_ms": h.get_max_value() / 1000,
+    }
+    for p in PERCENTILES:
+        out[f"p{p:g}_ms"] = h.get_value_at_percentile(p) / 1000
+    return out
+
+
+@dataclass
+class StageStats:
+    counts: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    failures: dict[str, int] = field(default_factory=lambda: defaultdict(int))  # by failed check
+    hists: dict[str, HdrHistogram] = field(default_factory=dict)
+
+    def hist(self, name: str) -> HdrHistogram:
+        h = self.hists.get(name)
+        if h is None:
+            h = self.hists[name] = new_histogram()
+        return h
+
+    def to_payload(self) -> dict[str, Any]:
+        return {
+            "counts": dict(self.counts),
+            "failures": dict(self.failures),
+            "hists": {
+                name: h.encode().decode("ascii") for name, h in self.hists.items() if h.get_total_count()
+            },
+        }
+
+    def add_payload(self, payload: dict[str, Any]) -> None:
+        for k, v in payload.get("counts", {}).items():
+            self.counts[k] += int(v)
+        for k, v in payload.get("failures", {}).items():
+            self.failures[k] += int(v)
+        for name, encoded in payload.get("hists", {}).items():
+            self.hist(name).decode_and_add(encoded)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "counts": dict(self.counts),
+            "failures": dict(self.failures),
+            "latency": {name: summarise(h) for name, h in sorted(self.hists.items())},
+        }
+
+
+class Recorder:
+    """A generator's measurements since its last report; ``drain`` hands them over and starts afresh."""
+
+    def __init__(self) -> None:
+        self.stages: dict[int, StageStats] = defaultdict(StageStats)
+        self._cpu = time.process_time()
+        self._wall = time.monotonic()
+
+    def count(self, stage: int, name: str, n: int = 1) -> None:
+        self.stages[stage].counts[name] += n
+
+    def failure(self, stage: int, check: str) -> None:
+        self.stages[stage].failures[check] += 1
+
+    def latency(self, stage: int, name: str, seconds: float) -> None:
+        micros = min(max(int(seconds * 1_000_000), LOWEST_US), HIGHEST_US)
+        self.stages[stage].hist(name).record_value(micros)
+
+    def drain(self) -> dict[str, Any]:
+        cpu, wall = time.process_time(), time.monotonic()
+        payload = {
+            "stages": {str(i): s.to_payload() for i, s in self.stages.items()},
+            "cpu_s": cpu - self._cpu,
+            "wall_s": wall - self._wall,
+        }
+        self.stages = defaultdict(StageStats)
+        self._cpu, self._wall = cpu, wall
+        return payload
+
+
+class Aggregate:
+    """The master's merged view: per stage, per generator CPU, in arrival order of reports."""
+
+    def __init__(self) -> None:
+        self.stages: dict[int, StageStats] = defaultdict(StageStats)
+        self.cpu: dict[str, list[tuple[float, float, float]]] = defaultdict(list)  # gen -> (t, cpu, wall)
+
+    def add(self, generator: str, payload: dict[str, Any], now: float | None = None) -> None:
+        for key, stage_payload in payload.get("stages", {}).items():
+            self.stages[int(key)].add_payload(stage_payload)
+        wall = float(payload.get("wall_s", 0.0))
+        if wall > 0:
+            self.cpu[generator].append(
+                (now if now is not None else time.time(), float(payload["cpu_s"]), wall)
+            )
+
+    def cpu_share(self, generator: str, since: float, until: float) -> float | None:
+        """CPU time / wall time of one generator over the reports that ended in [since, until]."""
+        rows = [(c, w) for t, c, w in self.cpu.get(generator, []) if since <= t <= until]
+        wall = sum(w for _, w in rows)
+        return sum(c for c, _ in rows) / wall if wall > 0 else None
