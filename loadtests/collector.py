@@ -61,7 +61,8 @@ class Collector:
         saturated = [g for g, share in cpu.items() if share is not None and share >= SATURATED_CPU]
         counts = dict(s.counts)
         elapsed = stage.duration_s
-        achieved = counts.get("started", 0) - counts.get("started:refresh", 0)
+        journeys_offered = counts.get("offered", 0) - counts.get("offered:refresh", 0)
+        journeys_started = counts.get("started", 0) - counts.get("started:refresh", 0)
         return {
             "index": index,
             "stage": stage.to_dict(),
@@ -70,15 +71,17 @@ class Collector:
             "histograms": {n: h.encode().decode("ascii") for n, h in s.hists.items() if h.get_total_count()},
             "generator_cpu": cpu,
             "generator_saturated": saturated,
-            "offered_per_s": counts.get("offered", 0) / elapsed,
-            "journeys_completed_per_s": _journeys(counts, "completed") / elapsed,
-            "achieved_starts_per_s": achieved / elapsed,
+            "target_journeys_per_s": stage.target_rate,
+            "offered_journeys_per_s": journeys_offered / elapsed,
+            "achieved_journeys_per_s": journeys_started / elapsed,
+            "completed_journeys_per_s": _journeys(counts, "completed") / elapsed,
+            "dropped_share": counts.get("dropped", 0) / counts["offered"] if counts.get("offered") else 0.0,
         }
 
-    def document(self, finished: bool) -> dict[str, Any]:
+    def document(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
-            "finished": finished,
+            "finished": self.all_done(),
             "written_at": time.time(),
             "t0": self.t0,
             "shape": self.plan.shape,
@@ -104,10 +107,10 @@ class Collector:
         out["generator_cpu"] = {g: self.aggregate.cpu_share(g, now - 5, now) for g in self.generators}
         return out
 
-    def write(self, finished: bool = False) -> None:
+    def write(self) -> None:
         if self.out is None:
             return
-        write_atomic(self.out / "loadtest.json", json.dumps(self.document(finished)))
+        write_atomic(self.out / "loadtest.json", json.dumps(self.document()))
         write_atomic(self.out / "status.json", json.dumps(self.status()))
 
 

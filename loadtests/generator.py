@@ -95,6 +95,7 @@ class Generator:
             if delay > 0:
                 gevent.sleep(delay)
             self.recorder.count(a.stage, stats.OFFERED)
+            self.recorder.count(a.stage, f"offered:{a.kind}")
             if self.idle > self.queue.qsize():
                 self.queue.put(Job(due, a))
             else:

@@ -58,8 +58,7 @@ def _init(environment: Any, **_: Any) -> None:
     runner = environment.runner
     P.plan = plan_from_options(opts)
     if isinstance(runner, MasterRunner | LocalRunner):
-        if environment.host:
-            check_target(environment.host, allowed_hosts(opts.ll_allow))
+        check_target(_host(environment), allowed_hosts(opts.ll_allow))
         P.collector = Collector(
             P.plan, opts.ll_out, {k: v for k, v in vars(opts).items() if k.startswith("ll_")}
         )
@@ -85,11 +84,17 @@ def _test_start(environment: Any, **_: Any) -> None:
         ids = sorted(runner.clients.keys())
         for i, client_id in enumerate(ids):
             P.collector.generators[client_id] = i
-            runner.send_message(START, {"t0": t0, "index": i, "count": len(ids)}, client_id=client_id)
+            data = {"t0": t0, "index": i, "count": len(ids), "host": _host(environment)}
+            runner.send_message(START, data, client_id=client_id)
     else:
         P.collector.generators["local"] = 0
-        _start_generator(environment, {"t0": t0, "index": 0, "count": 1})
+        _start_generator(environment, {"t0": t0, "index": 0, "count": 1, "host": _host(environment)})
     gevent.spawn(_write_loop)
+
+
+def _host(environment: Any) -> str:
+    opts = environment.parsed_options
+    return str(environment.host or (opts.host if opts else "") or Citizen.host)
 
 
 def _write_loop() -> None:
@@ -106,10 +111,11 @@ def _start_generator(environment: Any, data: dict[str, Any]) -> None:
     assert P.plan is not None
     gen = Generator(P.plan, opts, allowed_hosts(opts.ll_allow))
     P.generator, P.t0 = gen, float(data["t0"])
+    host = data.get("host") or _host(environment)
     try:
-        gen.discover(environment.host)
-    except Exception as exc:
-        log.error("loginload: discovery of %s failed: %s", environment.host, exc)
+        gen.discover(host)
+    except Exception as exc:  # noqa: BLE001 - reported; every journey then fails its "discovery" check
+        log.error("loginload: discovery of %s failed: %s", host, exc)
     gevent.spawn(gen.run_schedule, P.t0, int(data["index"]), int(data["count"]), opts.ll_pool)
     gevent.spawn(_report_loop, environment, gen)
 
@@ -133,7 +139,7 @@ def _report_loop(environment: Any, gen: Generator) -> None:
 @events.test_stop.add_listener
 def _test_stop(environment: Any, **_: Any) -> None:
     if P.collector is not None and isinstance(environment.runner, MasterRunner | LocalRunner):
-        P.collector.write(finished=P.collector.all_done())
+        P.collector.write()
 
 
 class Citizen(FastHttpUser):

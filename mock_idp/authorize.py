@@ -101,7 +101,9 @@ def _validate(ctx: Context, client_id: str, p: dict[str, str]) -> AuthRequest:
         raise RequestNotSupported("request objects are not supported")
     if "request_uri" in p:
         raise RequestUriNotSupported("request_uri is not supported")
-    if p.get("response_type") != "code":
+    if "response_type" not in p:
+        raise InvalidRequest("response_type is required")  # RFC 6749 §4.1.2.1: missing is invalid_request
+    if p["response_type"] != "code":
         raise UnsupportedResponseType("response_type must be code")
     if p.get("response_mode", "query") != "query":
         raise InvalidRequest("response_mode must be query")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import binascii
 import json
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -45,7 +46,7 @@ def b64url_decode(segment: bytes) -> bytes:
 def _object(raw: bytes, what: str) -> dict[str, Any]:
     try:
         value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deeply nested arrays
         raise JwsError(f"{what} is not JSON") from None
     if not isinstance(value, dict):
         raise JwsError(f"{what} is not a JSON object")
@@ -79,6 +80,6 @@ def verify_rs512(jws: Jws, key: rsa.RSAPublicKey) -> bool:
 
 def number(claims: dict[str, Any], name: str) -> float:
     value = claims.get(name)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise JwsError(f"claim {name} must be a number")
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise JwsError(f"claim {name} must be a finite number")  # json.loads accepts NaN and Infinity
     return float(value)

@@ -42,7 +42,7 @@ def parse_vtr(raw: str | None) -> tuple[Vector, ...]:
         return tuple(parse_vector(v) for v in DEFAULT_VTR)
     try:
         values = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: deeply nested arrays
         raise InvalidRequest("vtr must be a JSON array of vectors of trust") from None
     if not isinstance(values, list) or not values or not all(isinstance(v, str) for v in values):
         raise InvalidRequest("vtr must be a non-empty JSON array of strings")

@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
+import base64
+import hashlib
+import hmac
+import json
+import shutil
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+import jwt
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
 
+import mock_idp.context
 from loadtests.oidc_client import ClientRegistration, parse_page, pkce_pair, query_of
 from mock_idp.app import create_app
 from mock_idp.clients import dev_client_path
-from mock_idp.context import Context
+from mock_idp.context import Context, prepare_state
+from mock_idp.keys import KeySet, generate_rsa_key, load_keys
 from mock_idp.population import citizen
 from mock_idp.settings import Settings
 
@@ -139,3 +152,169 @@ def idp(settings: Settings) -> Iterator[Idp]:
     with httpx.Client(transport=InProcessTransport(app), base_url=ISSUER) as http:
         yield Idp(http, ctx, rp, settings)
     ctx.store.close()
+
+
+# ---- Helpers for the protocol tests (test_authorize, test_token, test_hostile, ...) ----
+
+
+@pytest.fixture(scope="session")
+def state_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Signing key, sealing secret and dev client, made once a session: RSA key generation is slow."""
+    path = tmp_path_factory.mktemp("state-template") / "state"
+    prepare_state(Settings(state_dir=str(path), issuer=ISSUER))
+    return path
+
+
+_KEYSETS: dict[bytes, KeySet] = {}
+
+
+def _memo_load_keys(state_dir: Path) -> KeySet:
+    """``load_keys`` memoised on the key files' bytes: parsing an RSA private key costs ~40 ms an app.
+
+    Keyed on content, so a rotated or new key is always loaded for real.
+    """
+    keys = state_dir / "keys"
+    try:
+        index = (keys / "index.json").read_bytes()
+        content = index + b"".join((keys / f"{e['kid']}.pem").read_bytes() for e in json.loads(index))
+    except (OSError, ValueError, KeyError, TypeError):
+        return load_keys(state_dir)
+    if content not in _KEYSETS:
+        _KEYSETS[content] = load_keys(state_dir)
+    return _KEYSETS[content]
+
+
+@pytest.fixture
+def quick_settings(tmp_path: Path, state_template: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """Like ``settings`` (fresh state directory and store) but on a copy of keys made once a session."""
+    state = tmp_path / "state"
+    shutil.copytree(state_template, state)
+    monkeypatch.setattr(mock_idp.context, "load_keys", _memo_load_keys)
+    return Settings(state_dir=str(state), issuer=ISSUER, population=100_000)
+
+
+@pytest.fixture(scope="module")
+def client_keys() -> list[rsa.RSAPrivateKey]:
+    """Three RSA keys for extra relying parties (and an unregistered stranger), once per module."""
+    return [generate_rsa_key() for _ in range(3)]
+
+
+def public_pem(key: rsa.RSAPrivateKey) -> str:
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+
+
+def client_entry(client_id: str, key: rsa.RSAPrivateKey, **extra: Any) -> dict[str, Any]:
+    """A ``clients=`` registration for *client_id* with *key*'s public half and the test callback."""
+    return {"client_id": client_id, "redirect_uris": [CALLBACK], "public_key_pem": public_pem(key), **extra}
+
+
+class FakeClock:
+    """An injectable clock that starts at the wall time and moves only when told."""
+
+    def __init__(self, start: float | None = None) -> None:
+        self.now = time.time() if start is None else start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@contextmanager
+def open_idp(
+    settings: Settings, rp: ClientRegistration | None = None, clock: Callable[[], float] = time.time
+) -> Iterator[Idp]:
+    """An in-process IdP like the ``idp`` fixture, for tests that need their own settings or clock."""
+    app = create_app(settings, clock)
+    ctx: Context = app.context  # type: ignore[attr-defined]
+    if rp is None:
+        rp = ClientRegistration.from_dev_client(dev_client_path(settings.state_path))
+    with httpx.Client(transport=InProcessTransport(app), base_url=ISSUER) as http:
+        yield Idp(http, ctx, rp, settings)
+    ctx.store.close()
+
+
+def page_error(response: httpx.Response) -> str | None:
+    """The machine-readable ``data-error`` code of an HTML page, if it shows one."""
+    return parse_page(response.text).error
+
+
+TEST_RP = "loginload-test-rp"
+OTHER_CALLBACK = "http://127.0.0.1:8089/callback"
+
+
+@pytest.fixture(scope="session")
+def rp_key() -> rsa.RSAPrivateKey:
+    return generate_rsa_key()
+
+
+@pytest.fixture
+def quick_idp(quick_settings: Settings, rp_key: rsa.RSAPrivateKey) -> Iterator[Idp]:
+    """An IdP whose relying party is registered through ``clients=`` with a key made once a session.
+
+    Cheaper than ``idp`` (no private JWK to parse per test); the RP may use CALLBACK and OTHER_CALLBACK.
+    """
+    entry = client_entry(TEST_RP, rp_key, redirect_uris=[CALLBACK, OTHER_CALLBACK])
+    with open_idp(
+        quick_settings.replace(clients=(entry,)), ClientRegistration(TEST_RP, CALLBACK, rp_key)
+    ) as i:
+        yield i
+
+
+ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+TOKEN_URL = ISSUER + "/token"
+OMIT = object()
+
+
+def assertion_claims(
+    client_id: str, now: float | None = None, lifetime: int = 60, **claims: Any
+) -> dict[str, Any]:
+    """Client-assertion claims (RFC 7523 §3); pass ``name=OMIT`` to leave a claim out."""
+    t = int(time.time() if now is None else now)
+    body: dict[str, Any] = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": TOKEN_URL,
+        "jti": str(uuid.uuid4()),
+        "iat": t,
+        "exp": t + lifetime,
+    }
+    body.update(claims)
+    return {k: v for k, v in body.items() if v is not OMIT}
+
+
+def make_assertion(
+    key: rsa.RSAPrivateKey, client_id: str, now: float | None = None, lifetime: int = 60, **claims: Any
+) -> str:
+    """An RS512 ``private_key_jwt`` assertion with optional claim changes."""
+    return jwt.encode(assertion_claims(client_id, now, lifetime, **claims), key, algorithm="RS512")
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def unsigned_jwt(header: dict[str, Any], claims: dict[str, Any], signature: bytes = b"") -> str:
+    return f"{_b64(json.dumps(header).encode())}.{_b64(json.dumps(claims).encode())}.{_b64(signature)}"
+
+
+def alg_none_jwt(claims: dict[str, Any]) -> str:
+    return unsigned_jwt({"alg": "none", "typ": "JWT"}, claims)
+
+
+def hs512_with_public_key(key: rsa.RSAPrivateKey, claims: dict[str, Any]) -> str:
+    """The key-confusion attack: HMAC-SHA512 keyed with the RSA public key's PEM text."""
+    signing_input = unsigned_jwt({"alg": "HS512", "typ": "JWT"}, claims).rsplit(".", 1)[0]
+    mac = hmac.new(public_pem(key).encode(), signing_input.encode(), hashlib.sha512).digest()
+    return f"{signing_input}.{_b64(mac)}"
+
+
+def post_token(idp: Idp, assertion: str, **params: Any) -> httpx.Response:
+    """POST /token with an explicit client assertion (``idp.token`` makes a good one itself)."""
+    data = {"client_assertion_type": ASSERTION_TYPE, "client_assertion": assertion, **params}
+    return idp.http.post("/token", data=data)

@@ -1,0 +1,129 @@
+"""The real server: ``loginload idp --workers 2`` on a free loopback port, driven over TCP.
+
+Every request goes on a new connection, so the kernel spreads them over both worker processes; the
+worker that served each response is read from /proc (the owner of the server side of its socket).
+That lets these tests show, not assume, that single-use state is shared between workers.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mock_idp import MOCK_BANNER
+from tests.servers import IdpServer, alive, listening_addresses, login, redeem, refresh, running_idp
+
+pytestmark = pytest.mark.server
+
+WORKERS = 2
+LOGINS = 16
+LOOPBACK_HEX = "0100007F"  # 127.0.0.1 as /proc/net/tcp writes it
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdpServer]:
+    with running_idp(tmp_path_factory.mktemp("server") / "state", workers=WORKERS) as s:
+        yield s
+
+
+def logins_total(server: IdpServer) -> float:
+    r, _ = server.request("GET", "/metrics")
+    assert r.status_code == 200, r.text
+    m = re.search(r"^mock_idp_logins_total (\S+)$", r.text, re.MULTILINE)
+    assert m, f"no mock_idp_logins_total in /metrics:\n{r.text[:1000]}"
+    return float(m.group(1))
+
+
+def test_server_runs_the_requested_number_of_workers(server: IdpServer) -> None:
+    assert len(server.worker_pids()) == WORKERS
+
+
+def test_codes_redeem_on_any_worker_once(server: IdpServer) -> None:
+    issued_elsewhere = replayed_elsewhere = 0
+    served: set[int] = set()
+    for i in range(LOGINS):
+        lg = login(server, 1000 + i)
+        r, redeemer = redeem(server, lg)
+        assert r.status_code == 200, r.text
+        assert set(r.json()) >= {"access_token", "id_token", "refresh_token"}
+        replay, replayer = redeem(server, lg)
+        assert replay.status_code == 400, replay.text
+        assert replay.json()["error"] == "invalid_grant"
+        issued_elsewhere += lg.issued_by != redeemer
+        replayed_elsewhere += replayer != redeemer
+        served.update([*lg.pids, redeemer, replayer])
+    assert served == set(server.worker_pids()), "every request should be served by one of the workers"
+    assert issued_elsewhere, f"no code was redeemed on a worker other than its issuer in {LOGINS} logins"
+    assert replayed_elsewhere, f"no replay reached a worker other than the redeemer in {LOGINS} logins"
+
+
+def test_replayed_code_revokes_its_refresh_tokens_on_every_worker(server: IdpServer) -> None:
+    lg = login(server, 2000)
+    first, _ = redeem(server, lg)
+    assert first.status_code == 200, first.text
+    replay, _ = redeem(server, lg)
+    assert replay.json()["error"] == "invalid_grant"
+    for _ in range(WORKERS * 2):
+        r, _ = refresh(server, first.json()["refresh_token"])
+        assert r.status_code == 400, r.text
+        assert r.json()["error"] == "invalid_grant"
+
+
+def test_refresh_token_reuse_is_caught_across_workers(server: IdpServer) -> None:
+    caught_elsewhere = 0
+    for i in range(8):
+        lg = login(server, 3000 + i)
+        r, _ = redeem(server, lg)
+        rt0 = r.json()["refresh_token"]
+        rotated, rotator = refresh(server, rt0)
+        assert rotated.status_code == 200, rotated.text
+        rt1 = rotated.json()["refresh_token"]
+        assert rt1 != rt0
+        reuse, reuser = refresh(server, rt0)
+        assert reuse.status_code == 400, reuse.text
+        assert reuse.json()["error"] == "invalid_grant"
+        after, _ = refresh(server, rt1)  # reuse revoked the whole family, the new token too
+        assert after.status_code == 400, after.text
+        assert after.json()["error"] == "invalid_grant"
+        caught_elsewhere += reuser != rotator
+        if caught_elsewhere >= 2:
+            break
+    assert caught_elsewhere, "no reuse reached a worker other than the one that rotated the token"
+
+
+def test_metrics_add_up_every_workers_logins(server: IdpServer) -> None:
+    before = logins_total(server)
+    issuers: set[int] = set()
+    done = 0
+    while done < 4 or (issuers != set(server.worker_pids()) and done < 20):
+        issuers.add(login(server, 4000 + done).issued_by)
+        done += 1
+    assert issuers == set(server.worker_pids()), "the kernel never gave a sign-in to both workers"
+    assert logins_total(server) - before == done
+    assert logins_total(server) >= done
+
+
+def test_health_and_banner_say_it_is_a_mock(server: IdpServer) -> None:
+    r, _ = server.request("GET", "/health")
+    assert r.json()["mock"] == MOCK_BANNER
+    out = server.stdout()
+    assert MOCK_BANNER in out
+    assert f"issuer      http://127.0.0.1:{server.port}" in out
+    assert "WARNING" not in out  # the beyond-loopback warning is only for a non-loopback --host
+
+
+def test_binds_loopback_only_by_default(server: IdpServer) -> None:
+    assert listening_addresses(server.port) == [LOOPBACK_HEX]
+
+
+def test_sigterm_stops_server_and_workers(tmp_path: Path) -> None:
+    with running_idp(tmp_path / "state", workers=WORKERS) as s:
+        workers = s.worker_pids()
+        assert len(workers) == WORKERS
+        code = s.stop()
+    assert code == 0, s.stderr()
+    assert not [pid for pid in workers if alive(pid)]
+    assert "Traceback" not in s.stderr()

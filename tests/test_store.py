@@ -1,0 +1,211 @@
+"""The shared store: one set of behavioural tests, run against SQLite and against a real redis-server.
+
+Expiry is observed by polling against a deadline (the TTLs are a few tens of milliseconds). The race
+test starts separate processes (spawn), each with its own store connection, all released together
+by a barrier onto the same key: exactly one may win. The last tests run the real server with
+``--store redis://...``: a code replayed on the other worker, and a lost Redis seen by /health.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mock_idp.store import Store, open_store
+from tests.servers import RedisServer, login, redeem, redis_binary, running_idp, start_redis
+
+SHORT_TTL = 0.05
+DEADLINE = 5.0
+RACERS = 6
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    if redis_binary() is None:
+        pytest.skip("redis-server is not installed (CI installs it: .ci/)")
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("redis", marks=pytest.mark.redis)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    server: RedisServer = request.getfixturevalue("redis_server")
+    return server.url
+
+
+@pytest.fixture
+def store(store_url: str, tmp_path: Path) -> Iterator[Store]:
+    s = open_store(store_url, tmp_path)
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+@pytest.fixture
+def ns() -> str:
+    """A namespace of this test's own: the Redis server is shared by the module's tests."""
+    return f"t{uuid.uuid4().hex[:12]}"
+
+
+def eventually(condition: Callable[[], bool], what: str, deadline: float = DEADLINE) -> None:
+    end = time.monotonic() + deadline
+    while not condition():
+        assert time.monotonic() < end, f"not within {deadline}s: {what}"
+        time.sleep(0.01)
+
+
+def test_ping(store: Store) -> None:
+    assert store.ping() is True
+
+
+def test_use_once_is_true_once_per_key(store: Store, ns: str) -> None:
+    assert store.use_once(ns, "a", 60) is True
+    assert store.use_once(ns, "a", 60) is False
+    assert store.use_once(ns, "a", 60) is False
+    assert store.use_once(ns, "b", 60) is True
+    assert store.use_once(ns + "x", "a", 60) is True  # namespaces are separate
+
+
+def test_use_once_is_available_again_after_its_ttl(store: Store, ns: str) -> None:
+    assert store.use_once(ns, "k", SHORT_TTL) is True
+    assert store.use_once(ns, "k", 60) is False  # not yet expired: a replay
+    eventually(lambda: store.get(ns, "k") is None, "the spent key expires")
+    assert store.use_once(ns, "k", 60) is True
+
+
+def test_set_get_delete_and_expiry(store: Store, ns: str) -> None:
+    assert store.get(ns, "k") is None
+    store.set(ns, "k", "v1", 60)
+    assert store.get(ns, "k") == "v1"
+    store.set(ns, "k", "v2", 60)
+    assert store.get(ns, "k") == "v2"
+    store.delete(ns, "k")
+    assert store.get(ns, "k") is None
+    store.delete(ns, "never-set")  # deleting nothing is not an error
+    store.set(ns, "short", "x", SHORT_TTL)
+    eventually(lambda: store.get(ns, "short") is None, "a value expires after its ttl")
+
+
+def test_incr_counts_and_starts_again_after_its_ttl(store: Store, ns: str) -> None:
+    assert [store.incr(ns, "c", 60) for _ in range(3)] == [1, 2, 3]
+    assert store.incr(ns, "other", 60) == 1
+    assert store.incr(ns, "short", SHORT_TTL) == 1
+    assert store.incr(ns, "short", SHORT_TTL) == 2  # the ttl runs from the first count
+    eventually(lambda: store.get(ns, "short") is None, "the counter expires")
+    assert store.incr(ns, "short", 60) == 1
+    assert store.get(ns, "c") == "3"
+
+
+def test_compare_and_set_only_when_the_value_matches(store: Store, ns: str) -> None:
+    assert store.compare_and_set(ns, "f", "0", "1", 60) is False  # no value yet
+    assert store.get(ns, "f") is None
+    store.set(ns, "f", "0", 60)
+    assert store.compare_and_set(ns, "f", "5", "6", 60) is False
+    assert store.get(ns, "f") == "0"
+    assert store.compare_and_set(ns, "f", "0", "1", 60) is True
+    assert store.get(ns, "f") == "1"
+    assert store.compare_and_set(ns, "f", "0", "1", 60) is False  # a second rotation from "0" loses
+    store.set(ns, "g", "0", SHORT_TTL)
+    eventually(lambda: store.get(ns, "g") is None, "the value expires")
+    assert store.compare_and_set(ns, "g", "0", "1", 60) is False  # expired values never match
+
+
+def _racer(url: str, state_dir: str, ns: str, barrier: Any, results: Any) -> None:
+    """One racing process with its own store connection: at each start signal, one contested operation."""
+    store = open_store(url, Path(state_dir))
+    try:
+        store.ping()  # connect before the start line, so the race is on the operation alone
+        barrier.wait(timeout=30)
+        results.put(("use_once", store.use_once(ns, "spent", 60)))
+        barrier.wait(timeout=30)
+        results.put(("compare_and_set", store.compare_and_set(ns, "family", "0", "1", 60)))
+    finally:
+        store.close()
+
+
+def test_processes_racing_on_one_key_have_exactly_one_winner(
+    store: Store, store_url: str, tmp_path: Path, ns: str
+) -> None:
+    store.set(ns, "family", "0", 60)
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(RACERS)
+    results = ctx.Queue()
+    procs = [
+        ctx.Process(target=_racer, args=(store_url, str(tmp_path), ns, barrier, results))
+        for _ in range(RACERS)
+    ]
+    try:
+        for p in procs:
+            p.start()
+        outcomes = [results.get(timeout=60) for _ in range(2 * RACERS)]
+        for p in procs:
+            p.join(timeout=30)
+            assert p.exitcode == 0, f"racer exited with {p.exitcode}"
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+                p.join(timeout=10)
+        results.close()
+        results.join_thread()
+    one_winner = [False] * (RACERS - 1) + [True]
+    for op in ("use_once", "compare_and_set"):
+        assert sorted(won for name, won in outcomes if name == op) == one_winner, op
+    assert store.use_once(ns, "spent", 60) is False
+    assert store.get(ns, "family") == "1"
+
+
+@pytest.mark.server
+@pytest.mark.redis
+def test_server_with_redis_store_rejects_a_code_replayed_on_another_worker(
+    redis_server: RedisServer, tmp_path: Path
+) -> None:
+    state = tmp_path / "state"
+    with running_idp(state, workers=2, store=redis_server.url) as server:
+        replayed_elsewhere = 0
+        for i in range(8):
+            lg = login(server, 5000 + i)
+            first, redeemer = redeem(server, lg)
+            assert first.status_code == 200, first.text
+            replay, replayer = redeem(server, lg)
+            assert replay.status_code == 400, replay.text
+            assert replay.json()["error"] == "invalid_grant"
+            replayed_elsewhere += replayer != redeemer
+            if replayed_elsewhere:
+                break
+        assert replayed_elsewhere, "no replay reached the other worker"
+    r = redis_server.connect()
+    try:
+        assert r.keys("loginload:code:*"), "the spent codes should be recorded in Redis"
+    finally:
+        r.close()
+    assert not (state / "store.sqlite3").exists(), "with --store redis the SQLite store is not used"
+
+
+@pytest.mark.server
+@pytest.mark.redis
+def test_health_reports_a_lost_redis_as_503_not_a_crash(tmp_path: Path) -> None:
+    if redis_binary() is None:
+        pytest.skip("redis-server is not installed (CI installs it: .ci/)")
+    own_redis = start_redis(tmp_path / "redis")
+    try:
+        with running_idp(tmp_path / "state", store=own_redis.url) as server:
+            own_redis.stop()
+            r, _ = server.request("GET", "/health")
+            assert r.status_code == 503, r.text
+            assert r.json()["status"] == "store unavailable"
+            assert "Traceback" not in server.stderr()
+    finally:
+        own_redis.stop()
