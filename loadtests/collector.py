@@ -101,9 +101,14 @@ class Collector:
         if current is not None:
             i, stage = current
             s = self.aggregate.stages.get(i, stats.StageStats())
-            out["stage"] = {"index": i, "name": stage.name, "population": stage.population,
-                            "target_rate": stage.target_rate, "counts": dict(s.counts),
-                            "journey_p95_ms": stats.summarise(s.hist("journey")).get("p95_ms")}  # fmt: skip
+            out["stage"] = {
+                "index": i,
+                "name": stage.name,
+                "population": stage.population,
+                "target_rate": stage.target_rate,
+                "counts": dict(s.counts),
+                "journey_p95_ms": stats.summarise(s.hist("journey")).get("p95_ms"),
+            }
         out["generator_cpu"] = {g: self.aggregate.cpu_share(g, now - 5, now) for g in self.generators}
         return out
 

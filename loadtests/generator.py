@@ -88,8 +88,15 @@ class Generator:
     def run_schedule(self, t0: float, index: int, count: int, pool: int) -> None:
         """Hand out this process's arrivals on time; ends by itself after the last one."""
         o = self.opts
-        for a in arrivals(self.plan.schedule, self.plan.model, index, count, o.ll_arrivals, o.ll_rng_seed,
-                          refreshes=not o.ll_no_refreshes):  # fmt: skip
+        for a in arrivals(
+            self.plan.schedule,
+            self.plan.model,
+            index,
+            count,
+            o.ll_arrivals,
+            o.ll_rng_seed,
+            refreshes=not o.ll_no_refreshes,
+        ):
             due = t0 + a.at
             delay = due - time.time()
             if delay > 0:
@@ -131,8 +138,9 @@ class Generator:
         try:
             if self.provider is None:
                 raise JourneyFailed("discovery", "the provider could not be discovered")
-            runner = JourneyRunner(client, self.provider, self.shared, rng,
-                                   lambda name, s: rec.latency(stage, f"step:{name}", s))  # fmt: skip
+            runner = JourneyRunner(
+                client, self.provider, self.shared, rng, lambda name, s: rec.latency(stage, f"step:{name}", s)
+            )
             outcome = self._run(runner, a, rng)
         except JourneyFailed as exc:
             exception = exc

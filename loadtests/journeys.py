@@ -147,11 +147,17 @@ class JourneyRunner:
         verifier, challenge = pkce_pair()
         state, nonce = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
         query = {
-            "client_id": p.rp.client_id, "redirect_uri": p.rp.redirect_uri, "response_type": "code",
-            "scope": p.scope, "state": state, "nonce": nonce, "prompt": "login",
+            "client_id": p.rp.client_id,
+            "redirect_uri": p.rp.redirect_uri,
+            "response_type": "code",
+            "scope": p.scope,
+            "state": state,
+            "nonce": nonce,
+            "prompt": "login",
             "vtr": p.uplift_vtr if kind == Journey.UPLIFT else p.vtr,
-            "code_challenge": challenge, "code_challenge_method": "S256",
-        }  # fmt: skip
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
         url = p.authorization_endpoint + "?" + urlencode(query)
         r = self.step("authorize", "GET", url, (200,))
         page = _page(r, "authorize")
@@ -200,11 +206,23 @@ class JourneyRunner:
                     self._save_device(account)
             elif (form := page.form("decision")) is not None:
                 data = dict(form.fields, decision="allow")
-                r = self.step("consent", "POST", urljoin(base, form.action), (200, 302), data=urlencode(data),
-                              headers=FORM)  # fmt: skip
+                r = self.step(
+                    "consent",
+                    "POST",
+                    urljoin(base, form.action),
+                    (200, 302),
+                    data=urlencode(data),
+                    headers=FORM,
+                )
             elif (form := page.form("target")) is not None:
-                r = self.step("uplift", "POST", urljoin(base, form.action), (200, 302),
-                              data=urlencode(form.fields), headers=FORM)  # fmt: skip
+                r = self.step(
+                    "uplift",
+                    "POST",
+                    urljoin(base, form.action),
+                    (200, 302),
+                    data=urlencode(form.fields),
+                    headers=FORM,
+                )
             else:
                 raise JourneyFailed("unexpected_page", page.title or "untitled page")
         raise JourneyFailed("too_many_pages", f"no redirect after {MAX_PAGES} pages")
@@ -226,8 +244,13 @@ class JourneyRunner:
             raise JourneyFailed("state_mismatch")
         if "code" not in q:
             raise JourneyFailed("no_code")
-        body = {**p.rp.auth_params(p.token_endpoint), "grant_type": "authorization_code", "code": q["code"],
-                "redirect_uri": p.rp.redirect_uri, "code_verifier": verifier}  # fmt: skip
+        body = {
+            **p.rp.auth_params(p.token_endpoint),
+            "grant_type": "authorization_code",
+            "code": q["code"],
+            "redirect_uri": p.rp.redirect_uri,
+            "code_verifier": verifier,
+        }
         t = self.step("token", "POST", p.token_endpoint, (200,), data=urlencode(body), headers=FORM)
         tokens = _json(t, "token")
         try:
@@ -253,8 +276,11 @@ class JourneyRunner:
         except IndexError:
             return "skipped"
         p = self.provider
-        body = {**p.rp.auth_params(p.token_endpoint), "grant_type": "refresh_token",
-                "refresh_token": session.refresh_token}  # fmt: skip
+        body = {
+            **p.rp.auth_params(p.token_endpoint),
+            "grant_type": "refresh_token",
+            "refresh_token": session.refresh_token,
+        }
         t = self.step("refresh", "POST", p.token_endpoint, (200,), data=urlencode(body), headers=FORM)
         tokens = _json(t, "refresh")
         self._userinfo(tokens, session.sub, "userinfo_session")

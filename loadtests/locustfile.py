@@ -114,7 +114,7 @@ def _start_generator(environment: Any, data: dict[str, Any]) -> None:
     host = data.get("host") or _host(environment)
     try:
         gen.discover(host)
-    except Exception as exc:  # noqa: BLE001 - reported; every journey then fails its "discovery" check
+    except Exception as exc:  # reported; every journey then fails its "discovery" check
         log.error("loginload: discovery of %s failed: %s", host, exc)
     gevent.spawn(gen.run_schedule, P.t0, int(data["index"]), int(data["count"]), opts.ll_pool)
     gevent.spawn(_report_loop, environment, gen)
@@ -165,9 +165,13 @@ class Citizen(FastHttpUser):
 
     def _fire(self, kind: str, seconds: float, exception: Exception | None) -> None:
         self.environment.events.request.fire(
-            request_type="JOURNEY", name=kind, response_time=seconds * 1000, response_length=0,
-            exception=exception, context={},
-        )  # fmt: skip
+            request_type="JOURNEY",
+            name=kind,
+            response_time=seconds * 1000,
+            response_length=0,
+            exception=exception,
+            context={},
+        )
 
 
 class OpenModelShape(LoadTestShape):

@@ -29,16 +29,35 @@ def run_distributed(idp: IdpServer, out: Path, *options: str, workers: int = 2) 
     port = free_port()
     locust = [sys.executable, "-m", "locust", "-f", LOCUSTFILE]
     common = ["--client-config", str(idp.state_dir / "dev-client.json"), "--returning-share", "0.9", *options]
-    master = _spawn([*locust, "--master", "--headless", "--master-bind-host", "127.0.0.1",
-                     "--master-bind-port", str(port), "--expect-workers", str(workers), "--host", idp.base_url,
-                     "--results-dir", str(out), "--only-summary", *common], out, "master", out)  # fmt: skip
+    master = _spawn(
+        [
+            *locust,
+            "--master",
+            "--headless",
+            "--master-bind-host",
+            "127.0.0.1",
+            "--master-bind-port",
+            str(port),
+            "--expect-workers",
+            str(workers),
+            "--host",
+            idp.base_url,
+            "--results-dir",
+            str(out),
+            "--only-summary",
+            *common,
+        ],
+        out,
+        "master",
+        out,
+    )
     procs = [
         _spawn(
             [*locust, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port), *common],
             out,
             f"worker{i}",
             out,
-        )  # fmt: skip
+        )
         for i in range(workers)
     ]
     try:
@@ -68,17 +87,19 @@ def test_journeys_complete_at_the_target_rate_and_histograms_merge(idp: IdpServe
         assert counts["started"] == counts.get("completed", 0) + counts.get("skipped", 0)
         # the merged journey histogram holds every completed (non-abandoned) journey of both workers
         completed_logins = sum(
-            v for k, v in counts.items()
+            v
+            for k, v in counts.items()
             if k.startswith("completed:") and k not in ("completed:refresh", "completed:abandoned")
-        )  # fmt: skip
+        )
         assert stage["latency"]["journey"]["count"] == completed_logins > 0
         assert stage["latency"]["step:token"]["count"] >= completed_logins
         assert set(stage["generator_cpu"]) == set(doc["generators"])
 
 
 def test_a_pool_too_small_for_the_schedule_drops_starts(idp: IdpServer, tmp_path: Path) -> None:
-    doc = run_distributed(idp, tmp_path, "--tiers", "60m", "--stage-seconds", "4", "--pool", "1",
-                          "--scale", "0.25")  # fmt: skip
+    doc = run_distributed(
+        idp, tmp_path, "--tiers", "60m", "--stage-seconds", "4", "--pool", "1", "--scale", "0.25"
+    )
     stage = doc["stages"][0]
     counts = stage["counts"]
     assert counts["dropped"] > 0

@@ -98,10 +98,26 @@ def test_code_grant_issues_tokens_as_nhs_login_does(idp: Idp) -> None:
     jwks = idp.http.get("/.well-known/jwks.json").json()
     claims = validate_id_token(body["id_token"], jwks, ISSUER, TEST_RP, "n-1")
     assert set(claims) == {
-        "iss", "sub", "aud", "exp", "iat", "jti", "vot", "vtm", "nonce", "auth_time",
-        "nhs_number", "family_name", "birthdate", "identity_proofing_level",
-        "email", "email_verified", "phone_number", "phone_number_verified", "phone_number_pds_matched",
-    }  # fmt: skip
+        "iss",
+        "sub",
+        "aud",
+        "exp",
+        "iat",
+        "jti",
+        "vot",
+        "vtm",
+        "nonce",
+        "auth_time",
+        "nhs_number",
+        "family_name",
+        "birthdate",
+        "identity_proofing_level",
+        "email",
+        "email_verified",
+        "phone_number",
+        "phone_number_verified",
+        "phone_number_pds_matched",
+    }
     assert not {"acr", "amr", "azp"} & set(claims)
     assert claims["iss"] == ISSUER
     assert claims["aud"] == TEST_RP
