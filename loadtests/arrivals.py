@@ -27,6 +27,7 @@ class Arrival:
     at: float  # seconds after the schedule's start
     stage: int
     kind: str  # a Journey value, or REFRESH
+    steady: bool = True  # inside the stage's steady-state window (after its warm-up)
 
 
 @dataclass(frozen=True)
@@ -78,13 +79,13 @@ def arrivals(
         # two independent streams, merged in time order: journeys keep their exact rate
         pick = random.Random(f"{seed}:{index}:{s}:mix")
         journeys = (
-            Arrival(t, s, _pick(rates.mix, pick.random()))
+            Arrival(t, s, _pick(rates.mix, pick.random()), t - start >= stage.steady_from_s)
             for t in _times(
                 start, end, rates.journeys, count, index, process, random.Random(f"{seed}:{index}:{s}:j")
             )
         )
         follow_on = (
-            Arrival(t, s, REFRESH)
+            Arrival(t, s, REFRESH, t - start >= stage.steady_from_s)
             for t in _times(
                 start, end, rates.refreshes, count, index, process, random.Random(f"{seed}:{index}:{s}:r")
             )

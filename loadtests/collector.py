@@ -40,11 +40,36 @@ class Collector:
         self.generators: dict[str, int] = {}  # generator id -> index
         self.done: set[str] = set()
         self.notes: list[str] = []
+        self.series: list[dict[str, Any]] = []  # one point per write: the run as a time series
+        self._window = stats.new_histogram()  # journey latency since the last series point
+        self._totals: dict[str, int] = {}
 
     def add(self, generator: str, payload: dict[str, Any]) -> None:
         self.aggregate.add(generator, payload)
+        for stage_payload in payload.get("stages", {}).values():
+            for k in (stats.OFFERED, stats.STARTED, stats.COMPLETED, stats.FAILED, stats.DROPPED):
+                self._totals[k] = self._totals.get(k, 0) + int(stage_payload.get("counts", {}).get(k, 0))
+            encoded = stage_payload.get("hists", {}).get("journey")
+            if encoded:
+                self._window.decode_and_add(encoded)
         if payload.get("done"):
             self.done.add(generator)
+
+    def sample(self, now: float | None = None) -> None:
+        """Append a time-series point: cumulative counts, window latency, generator CPU."""
+        now = now if now is not None else time.time()
+        window = stats.summarise(self._window)
+        self._window = stats.new_histogram()
+        self.series.append(
+            {
+                "t": now - self.t0 if self.t0 else 0.0,
+                **self._totals,
+                "journeys_in_window": window.get("count", 0),
+                "journey_p50_ms": window.get("p50_ms"),
+                "journey_p95_ms": window.get("p95_ms"),
+                "generator_cpu": {g: self.aggregate.cpu_share(g, now - 2.5, now) for g in self.generators},
+            }
+        )
 
     def all_done(self) -> bool:
         return bool(self.generators) and set(self.generators) <= self.done
@@ -90,6 +115,7 @@ class Collector:
             "generators": sorted(self.generators),
             "generators_done": sorted(self.done),
             "notes": self.notes,
+            "series": self.series,
             "stages": [self.stage_result(i) for i in range(len(self.plan.stages))],
         }
 

@@ -131,7 +131,9 @@ class Generator:
         rec = self.recorder
         rec.count(stage, stats.STARTED)
         rec.count(stage, f"started:{a.kind}")
-        rec.latency(stage, "start_lag", max(0.0, time.time() - job.due))
+        # latency distributions come from the steady-state window only; warm-up keeps one histogram
+        latency = rec.latency if a.steady else _ignore
+        latency(stage, "start_lag", max(0.0, time.time() - job.due))
         self.running += 1
         exception: Exception | None = None
         outcome = "failed"
@@ -139,7 +141,7 @@ class Generator:
             if self.provider is None:
                 raise JourneyFailed("discovery", "the provider could not be discovered")
             runner = JourneyRunner(
-                client, self.provider, self.shared, rng, lambda name, s: rec.latency(stage, f"step:{name}", s)
+                client, self.provider, self.shared, rng, lambda name, s: latency(stage, f"step:{name}", s)
             )
             outcome = self._run(runner, a, rng)
         except JourneyFailed as exc:
@@ -157,9 +159,11 @@ class Generator:
         rec.count(stage, stats.FAILED if exception else stats.COMPLETED)
         rec.count(stage, f"{'failed' if exception else 'completed'}:{a.kind}")
         if exception is None:
-            rec.latency(stage, f"journey:{a.kind}", elapsed)
+            latency(stage, f"journey:{a.kind}", elapsed)
             if a.kind != REFRESH and outcome == "completed":
-                rec.latency(stage, "journey", elapsed)
+                latency(stage, "journey", elapsed)
+                if not a.steady:
+                    rec.latency(stage, "warmup:journey", elapsed)
         fire(a.kind, elapsed, exception)
 
     def _run(self, runner: JourneyRunner, a: Arrival, rng: random.Random) -> str:
@@ -180,6 +184,10 @@ class Generator:
             uplift=a.kind == Journey.UPLIFT,
         )
         return runner.login(a.kind, account)
+
+
+def _ignore(stage: int, name: str, seconds: float) -> None:
+    """Where warm-up latencies go (they do not describe the steady state)."""
 
 
 def _get_json(url: str) -> dict[str, Any]:

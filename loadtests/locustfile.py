@@ -100,6 +100,7 @@ def _host(environment: Any) -> str:
 def _write_loop() -> None:
     while P.collector is not None:
         try:
+            P.collector.sample()
             P.collector.write()
         except OSError as exc:
             log.error("loginload: cannot write results: %s", exc)

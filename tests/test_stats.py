@@ -169,3 +169,17 @@ def test_summarise_reports_milliseconds() -> None:
     assert out["mean_ms"] == pytest.approx(2.5, rel=0.01)
     assert out["max_ms"] == pytest.approx(4.0, rel=0.01)
     assert out["p50_ms"] == pytest.approx(2.0, rel=0.01)
+
+
+def test_stage_stats_payload_round_trip() -> None:
+    original = StageStats()
+    original.counts[OFFERED] += 4
+    original.failures["consent"] += 1
+    for micros in (900, 1_500, 250_000, 3_000_000):
+        original.hist("sign_in").record_value(micros)
+    copy = StageStats()
+    copy.add_payload(json.loads(json.dumps(original.to_payload())))
+    assert copy.summary() == original.summary()
+    copy.add_payload(original.to_payload())
+    assert copy.counts[OFFERED] == 8
+    assert copy.hists["sign_in"].get_total_count() == 8
