@@ -71,7 +71,7 @@ class CsvAccounts:
     """Accounts for another provider: a CSV with a header row naming email, password and sms_code."""
 
     def __init__(self, path: str | Path) -> None:
-        with open(path, newline="") as f:
+        with open(path, newline="", encoding="utf-8-sig") as f:  # tolerate a spreadsheet BOM
             rows = list(csv.DictReader(f))
         if not rows or not {"email", "password"} <= set(rows[0]):
             raise ValueError(f"{path}: needs a header row with at least email,password (and sms_code)")

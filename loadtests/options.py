@@ -24,9 +24,10 @@ def add_options(parser: Any) -> None:
         "--stage-seconds",
         dest="ll_stage_s",
         type=float,
-        default=20.0,
+        default=None,
         env_var="LOGINLOAD_STAGE_S",
-        help="seconds per stage (time compression of the shape; default 20)",
+        help="seconds per stage, i.e. the time compression (default: ramp/capacity 20, spike 30, "
+        "soak 1800 for its one stage)",
     )
     g.add_argument(
         "--tiers",

@@ -33,16 +33,19 @@ def plan_from_options(opts: Any) -> RunPlan:
             "journey_mix.registration must be 0: the journeys do not walk registration pages yet"
         )
     shape_opts: dict[str, Any] = {"scale": opts.ll_scale}
-    if opts.ll_shape in ("ramp", "capacity"):
-        shape_opts["stage_s"] = opts.ll_stage_s
+    stage_s = opts.ll_stage_s  # None: each shape's own default
+    if opts.ll_shape in ("ramp", "capacity") and stage_s is not None:
+        shape_opts["stage_s"] = stage_s
     if opts.ll_shape == "ramp" and opts.ll_tiers:
         shape_opts["tiers"] = parse_tiers(opts.ll_tiers)
     if opts.ll_shape in ("spike",):
         shape_opts["base_population"] = parse_population(opts.ll_population)
-        shape_opts["steady_s"] = shape_opts["surge_s"] = shape_opts["recovery_s"] = opts.ll_stage_s
+        if stage_s is not None:
+            shape_opts["steady_s"] = shape_opts["surge_s"] = shape_opts["recovery_s"] = stage_s
     if opts.ll_shape == "soak":
         shape_opts["population"] = parse_population(opts.ll_population)
-        shape_opts["duration_s"] = opts.ll_stage_s
+        if stage_s is not None:
+            shape_opts["duration_s"] = stage_s
     stages = get_shape(opts.ll_shape, model, **shape_opts)
     return RunPlan(model, tuple(stages), opts.ll_shape)
 

@@ -9,6 +9,7 @@ from the merged distribution, never averaged across processes.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -102,6 +103,8 @@ class Recorder:
         self.stages[stage].failures[check] += 1
 
     def latency(self, stage: int, name: str, seconds: float) -> None:
+        if not math.isfinite(seconds):
+            seconds = HIGHEST_US / 1_000_000
         micros = min(max(int(seconds * 1_000_000), LOWEST_US), HIGHEST_US)
         self.stages[stage].hist(name).record_value(micros)
 

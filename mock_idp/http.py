@@ -25,6 +25,7 @@ from mock_idp.errors import (
     PayloadTooLarge,
     TemporarilyUnavailable,
 )
+from mock_idp.store import STORE_ERRORS
 
 log = logging.getLogger("mock_idp")
 Scope = MutableMapping[str, Any]
@@ -205,6 +206,9 @@ class App:
                 response = error_response(exc)
             except ConnectionAbortedError:
                 return
+            except STORE_ERRORS as exc:
+                log.warning("store unavailable on %s %s: %s", scope["method"], scope["path"], exc)
+                response = error_response(TemporarilyUnavailable("the shared store is unavailable", 1))
             except Exception:
                 log.exception("unhandled error on %s %s", scope["method"], scope["path"])
                 response = error_response(OAuthError("internal error (this is a bug in the mock)"))

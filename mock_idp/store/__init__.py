@@ -12,10 +12,20 @@ Redis (several hosts). Choose with ``--store sqlite``, ``--store sqlite:///path.
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
+
+import redis.exceptions
 
 from mock_idp.store.base import Store
 from mock_idp.store.sqlite import SqliteStore
+
+# A store that cannot answer makes the IdP answer 503 temporarily_unavailable, never 500.
+STORE_ERRORS: tuple[type[Exception], ...] = (
+    sqlite3.OperationalError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 
 
 def open_store(url: str, state_dir: Path) -> Store:
@@ -30,4 +40,4 @@ def open_store(url: str, state_dir: Path) -> Store:
     raise ValueError(f"unknown store {url!r}: use 'sqlite', 'sqlite:///PATH' or 'redis://HOST:PORT/DB'")
 
 
-__all__ = ["Store", "open_store"]
+__all__ = ["STORE_ERRORS", "Store", "open_store"]
