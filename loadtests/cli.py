@@ -6,7 +6,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from loadtests import plan
+from loadtests import plan, run_cli
 from mock_idp import cli as idp_cli
 
 
@@ -16,6 +16,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Prove a citizen login system survives its launch: mock NHS login, load, report.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run_cli.register(sub)
     idp_cli.register(sub)
     plan.register(sub)
     return parser

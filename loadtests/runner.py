@@ -1,0 +1,288 @@
+"""``loginload run`` and ``smoke``: embedded mock IdP + Locust master and workers + report, one command.
+
+The runner starts everything it needs as child processes in their own process groups, watches them,
+shows live progress from the master's ``status.json``, and stops them by PID on Ctrl-C, SIGTERM or
+the end of the shape. Whatever happens, it writes ``run.json`` and builds the report from what the
+master measured (``loadtest.json`` is rewritten atomically every two seconds during the run).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from loadtests.collector import write_atomic
+from loadtests.processes import Child, cpu_seconds, free_port, python_module, wait_http_ok
+from loadtests.progress import Progress
+from loadtests.safety import allowed_hosts, check_target
+
+LOCUSTFILE = str(Path(__file__).with_name("locustfile.py"))
+HARNESS_FAILURE = 3
+START_DEADLINE_S = 60.0
+LOCUST_OPTIONS = (  # RunOptions field -> locustfile option
+    ("shape", "--shape"),
+    ("stage_seconds", "--stage-seconds"),
+    ("tiers", "--tiers"),
+    ("population", "--population"),
+    ("scale", "--scale"),
+    ("arrivals", "--arrivals"),
+    ("pool", "--pool"),
+    ("returning_share", "--returning-share"),
+    ("accounts_csv", "--accounts-csv"),
+    ("seed", "--seed"),
+    ("scope", "--scope"),
+    ("vtr", "--vtr"),
+)
+
+
+class HarnessError(RuntimeError):
+    """The harness itself failed (a process would not start, no measurements): not an SLO verdict."""
+
+
+@dataclass
+class RunOptions:
+    target: str = ""
+    shape: str = "ramp"
+    stage_seconds: float | None = None
+    tiers: str = ""
+    population: str = ""
+    scale: float = 1.0
+    arrivals: str = "uniform"
+    pool: int = 100
+    generators: int = 0  # 0: sized to the machine
+    idp_workers: int = 1
+    returning_share: float = 0.9
+    client_config: str = ""
+    accounts_csv: str = ""
+    allow_target: list[str] = field(default_factory=list)
+    results: str = "results"
+    seed: int = 1
+    scope: str = ""
+    vtr: str = ""
+    workload: dict[str, Any] = field(default_factory=dict)
+    progress: bool = True
+    label: str = ""
+
+    def generator_count(self) -> int:
+        return self.generators or max(1, (os.cpu_count() or 2))
+
+
+def new_run_dir(results: str, shape: str, label: str = "") -> Path:
+    """A fresh folder ``results/<timestamp>-<shape>``; an existing one is never reused."""
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    base = Path(results) / f"{stamp}-{label or shape}"
+    candidate, n = base, 1
+    while True:
+        try:
+            candidate.mkdir(parents=True, exist_ok=False)
+            return candidate
+        except FileExistsError:
+            n += 1
+            candidate = base.with_name(f"{base.name}-{n}")
+
+
+class Runner:
+    def __init__(self, opts: RunOptions, run_dir: Path) -> None:
+        self.opts = opts
+        self.dir = run_dir
+        self.logs = run_dir / "logs"
+        self.idp: Child | None = None
+        self.master: Child | None = None
+        self.workers: list[Child] = []
+        self.stop_reason: str | None = None
+        self.crashed: list[str] = []
+        self.idp_series: list[dict[str, float]] = []
+        self.notes: list[str] = []
+        self.started_at = time.time()
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def execute(self) -> dict[str, Any]:
+        """Run to the end (or interruption); always leaves run.json and the measurements."""
+        previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        try:
+            target, client = self._target()
+            self._start_locust(target, client)
+            self._watch()
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+            self._stop_all()
+            self._write_run_json()
+        return self._load()
+
+    def _on_signal(self, signum: int, frame: Any) -> None:
+        self.stop_reason = signal.Signals(signum).name
+
+    def _target(self) -> tuple[str, str]:
+        o = self.opts
+        if o.target:
+            check_target(o.target, allowed_hosts(o.allow_target))
+            return o.target.rstrip("/"), o.client_config or ".loginload/dev-client.json"
+        port = free_port()
+        state = self.dir / "idp"
+        cmd = python_module(
+            "loadtests.cli",
+            "idp",
+            "--port",
+            str(port),
+            "--workers",
+            str(o.idp_workers),
+            "--state-dir",
+            str(state),
+            "--returning-share",
+            str(o.returning_share),
+        )
+        self.idp = Child("idp", cmd, self.logs)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_http_ok(url + "/health", START_DEADLINE_S, self.idp)
+        except RuntimeError as exc:
+            raise HarnessError(f"the embedded mock IdP did not start: {exc}") from None
+        return url, o.client_config or str(state / "dev-client.json")
+
+    def _locust_args(self, client: str) -> list[str]:
+        o = self.opts
+        args = ["-f", LOCUSTFILE, "--client-config", client]
+        for attr, flag in LOCUST_OPTIONS:
+            value = getattr(o, attr)
+            if value not in (None, "", []):
+                args += [flag, str(value)]
+        for host in o.allow_target:
+            args += ["--allow-target", host]
+        if o.workload:
+            path = self.dir / "workload.toml"
+            path.write_text(_toml_table("workload", o.workload))
+            args += ["--workload-config", str(path)]
+        return args
+
+    def _start_locust(self, target: str, client: str) -> None:
+        port = free_port()
+        common = self._locust_args(client)
+        n = self.opts.generator_count()
+        self.master = Child(
+            "locust-master",
+            python_module(
+                "locust",
+                *common,
+                "--master",
+                "--headless",
+                "--host",
+                target,
+                "--expect-workers",
+                str(n),
+                "--master-bind-host",
+                "127.0.0.1",
+                "--master-bind-port",
+                str(port),
+                "--results-dir",
+                str(self.dir),
+                "--only-summary",
+                "--loglevel",
+                "WARNING",
+            ),
+            self.logs,
+        )
+        self.workers = [
+            Child(
+                f"locust-worker-{i}",
+                python_module(
+                    "locust",
+                    *common,
+                    "--worker",
+                    "--master-host",
+                    "127.0.0.1",
+                    "--master-port",
+                    str(port),
+                    "--loglevel",
+                    "WARNING",
+                ),
+                self.logs,
+            )
+            for i in range(n)
+        ]
+
+    def _watch(self) -> None:
+        assert self.master is not None
+        progress = Progress(self.dir / "status.json", enabled=self.opts.progress)
+        idp_cpu0 = (time.time(), cpu_seconds(self.idp.pid)) if self.idp else None
+        with progress:
+            while self.master.alive():
+                if self.stop_reason:
+                    self.notes.append(
+                        f"interrupted by {self.stop_reason}; the report covers what was measured"
+                    )
+                    return
+                for w in self.workers:
+                    if not w.alive() and w.proc.returncode != 0 and w.name not in self.crashed:
+                        self.crashed.append(w.name)
+                        self.notes.append(
+                            f"generator {w.name} exited early ({w.proc.returncode}): {w.tail(3)}"
+                        )
+                if self.idp is not None and idp_cpu0 is not None:
+                    now, cpu = time.time(), cpu_seconds(self.idp.pid)
+                    share = (cpu - idp_cpu0[1]) / max(now - idp_cpu0[0], 1e-6)
+                    self.idp_series.append({"at": now, "cpu_share": share})
+                    idp_cpu0 = (now, cpu)
+                    progress.idp_cpu = share
+                progress.refresh()
+                time.sleep(1.0)  # the watch loop's tick: progress and CPU sampling once a second
+        if self.master.proc.returncode not in (0, 1):
+            self.notes.append(f"the Locust master exited with {self.master.proc.returncode}")
+
+    def _stop_all(self) -> None:
+        if self.master is not None:
+            self.master.stop(timeout=20.0)  # SIGTERM: the master stops its workers and writes its results
+        for w in self.workers:
+            w.stop(timeout=10.0)
+        if self.idp is not None:
+            self.idp.stop(timeout=10.0)
+
+    # -- results -----------------------------------------------------------------------------------
+    def _load(self) -> dict[str, Any]:
+        path = self.dir / "loadtest.json"
+        if not path.exists():
+            tail = self.master.tail() if self.master else ""
+            raise HarnessError(f"no measurements were written ({path}); Locust master log:\n{tail}")
+        doc: dict[str, Any] = json.loads(path.read_text())
+        t0 = doc.get("t0") or self.started_at
+        if self.idp is not None:
+            series = [{"t": p["at"] - t0, "cpu_share": p["cpu_share"]} for p in self.idp_series]
+            write_atomic(
+                self.dir / "idp.json", json.dumps({"workers": self.opts.idp_workers, "series": series})
+            )
+        return doc
+
+    def _write_run_json(self) -> None:
+        o = self.opts
+        data = {
+            "command": "loginload " + ("smoke" if o.label == "smoke" else "run"),
+            "target": o.target or "embedded mock IdP",
+            "embedded_idp": not o.target,
+            "idp_workers": o.idp_workers if not o.target else None,
+            "generator_processes": o.generator_count(),
+            "started_at": self.started_at,
+            "ended_at": time.time(),
+            "interrupted": self.stop_reason is not None,
+            "crashed_generators": self.crashed,
+            "notes": self.notes,
+            "options": {k: v for k, v in vars(o).items() if k not in ("workload",)},
+        }
+        write_atomic(self.dir / "run.json", json.dumps(data, indent=2, default=str))
+
+
+def _toml_table(name: str, values: dict[str, Any]) -> str:
+    lines = [f"[{name}]"]
+    nested = {k: v for k, v in values.items() if isinstance(v, dict)}
+    for k, v in values.items():
+        if not isinstance(v, dict):
+            lines.append(f"{k} = {json.dumps(v)}")
+    out = "\n".join(lines) + "\n"
+    for k, v in nested.items():
+        out += _toml_table(f"{name}.{k}", v)
+    return out
