@@ -1,11 +1,11 @@
-# loginload: `make run` serves the mock IdP (the main job until the load runner lands); `make test` runs
-# lint, types and the test suite. Each creates the virtual environment it needs.
+# loginload: `make run` ramps the population 500k -> 60m against the embedded mock IdP and writes a
+# report; `make test` runs lint, types and the test suite. Each creates the virtual environment it needs.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run idp test lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,9 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
+	$(BIN)/loginload run
+
+idp: $(STAMP)
 	$(BIN)/loginload idp
 
 test: lint typecheck pytest
@@ -30,6 +33,7 @@ pytest: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks.idp_cpu
+	$(BIN)/python -m benchmarks.generator_cpu
 
 clean:
-	rm -rf $(VENV) .loginload .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .loginload results .pytest_cache .mypy_cache .ruff_cache

