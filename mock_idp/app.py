@@ -49,6 +49,7 @@ def app_for(ctx: Context) -> App:
         s.max_body_bytes,
         s.max_param_length,
         s.max_inflight,
+        s.shed_lag_ms / 1000.0,
         ctx.metrics.observe,
         unshed=frozenset({routes.HEALTH, routes.METRICS}),
     )

@@ -37,6 +37,7 @@ _FLAGS = (
     "admin_token",
     "sms_code_mode",
     "max_inflight",
+    "shed_lag_ms",
     "returning_share",
 )
 
@@ -64,6 +65,11 @@ def register(subparsers: Any) -> None:
     p.add_argument("--admin-token", help="enable the admin API with this bearer token (default off)")
     p.add_argument("--sms-code-mode", choices=("fixed", "derived"), help="fixed test code or per citizen")
     p.add_argument("--max-inflight", type=int, help="per-worker requests in flight before 503 (default 256)")
+    p.add_argument(
+        "--shed-lag-ms",
+        type=float,
+        help="shed load (503 + Retry-After) when a worker's event loop is this late (default 250)",
+    )
     p.add_argument(
         "--returning-share",
         type=float,

@@ -8,6 +8,7 @@ CPU (signatures, AES-GCM) or a sub-millisecond store call, so running them inlin
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
@@ -34,6 +35,7 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 FORM = "application/x-www-form-urlencoded"
+LAG_TICK_S = 0.02
 NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 
 
@@ -134,6 +136,7 @@ class App:
         max_body: int,
         max_param_length: int,
         max_inflight: int,
+        shed_lag_s: float,
         observe: Callable[[str, int, float], None],
         unshed: frozenset[str] = frozenset(),
     ) -> None:
@@ -142,6 +145,9 @@ class App:
         self.max_body = max_body
         self.max_param_length = max_param_length
         self.max_inflight = max_inflight
+        self.shed_lag_s = shed_lag_s
+        self.lag = 0.0
+        self._monitor: asyncio.Task[None] | None = None
         self.observe = observe
         self.unshed = unshed
         self.inflight = 0
@@ -174,12 +180,27 @@ class App:
             more = message.get("more_body", False)
         return b"".join(chunks)
 
+    async def _watch_lag(self) -> None:
+        """How late this worker's event loop runs: under overload, ready requests queue up in the
+        loop before any handler sees them, so a request count cannot tell; a late timer can."""
+        loop = asyncio.get_running_loop()
+        while True:
+            start = loop.time()
+            await asyncio.sleep(LAG_TICK_S)
+            late = loop.time() - start - LAG_TICK_S
+            self.lag = late  # one on-time tick ends the shedding: recovery is as quick as the backlog
+
+    def _overloaded(self) -> bool:
+        return self.inflight > self.max_inflight or self.lag > self.shed_lag_s
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
+        if self._monitor is None:
+            self._monitor = asyncio.get_running_loop().create_task(self._watch_lag())
 
         start = time.perf_counter()
         route = "unknown"
@@ -187,7 +208,7 @@ class App:
         try:
             try:
                 route, methods = self._resolve(scope["path"])
-                if self.inflight > self.max_inflight and route not in self.unshed:
+                if route not in self.unshed and self._overloaded():
                     raise TemporarilyUnavailable("server is shedding load; retry shortly", retry_after=1)
                 handler = methods.get(scope["method"])
                 if handler is None:

@@ -54,6 +54,7 @@ class Settings:
     max_param_length: int = 2048
     max_body_bytes: int = 65536
     max_inflight: int = 256  # per worker; beyond it requests get 503 + Retry-After
+    shed_lag_ms: float = 250.0  # per worker: event loop this far behind -> new requests get 503
     access_log: bool = False
     lifetimes: Lifetimes = field(default_factory=Lifetimes)
     clients: tuple[dict[str, Any], ...] = ()

@@ -13,6 +13,8 @@ from typing import Any
 from reports.capacity import CapacityModel, Knee
 
 Row = dict[str, Any]
+MIN_STEP_SAMPLES = 20
+"""A step's p95 growth is reported only between tiers that each timed it this many times."""
 
 
 def headline(
@@ -106,14 +108,18 @@ def _fastest_growing_step(ordered: Sequence[Row], row: Row) -> tuple[str, float,
     """The step whose p95 grew most from the lightest (trustworthy, if any) tier that measured it."""
     best: tuple[str, float, str] | None = None
     for step, cell in row["steps"].items():
-        measured = [r for r in ordered if (r["steps"].get(step) or {}).get("p95_ms")]
+        measured = [r for r in ordered if _timed(r["steps"].get(step))]
         base = next((r for r in measured if r["trustworthy"]), measured[0] if measured else None)
-        if base is None or base is row or not cell.get("p95_ms"):
+        if base is None or base is row or not _timed(cell):
             continue
         factor = cell["p95_ms"] / base["steps"][step]["p95_ms"]
         if best is None or factor > best[1]:
             best = (step, factor, base["name"])
     return best
+
+
+def _timed(cell: dict[str, Any] | None) -> bool:
+    return bool(cell and cell.get("p95_ms") and (cell.get("count") or 0) >= MIN_STEP_SAMPLES)
 
 
 def answer_lines(h: dict[str, Any], target: dict[str, Any]) -> list[str]:
@@ -139,7 +145,8 @@ def _knee_line(h: dict[str, Any]) -> str:
     parts = []
     if knee:
         parts.append(
-            f"Latency bends at {knee['name']} (p95 {knee['p95_ms']:.0f} ms at {knee['target_rps']:.1f} logins/s)"
+            f"Latency bends at {knee['name']} "
+            f"(p95 {knee['p95_ms']:.0f} ms at {knee['target_rps']:.1f} logins/s)"
         )
     else:
         parts.append("No clear bend in p95 latency across the trustworthy tiers")

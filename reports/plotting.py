@@ -15,10 +15,10 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
 
-from reports import atomic  # noqa: E402
+from reports import atomic
 
 WIDTH_IN, HEIGHT_IN, DPI = 10.0, 5.6, 100  # 1000 x 560 px: readable at the page's 1000 px column
 SATURATED_LINE = 0.90
@@ -56,7 +56,9 @@ class TierAxis:
         populations = [int(t["population"]) for t in tiers]
         self.names = [str(t["name"]) for t in tiers]
         self.log = bool(populations) and min(populations) > 0 and len(set(populations)) == len(populations)
-        self.xs: list[float] = [float(p) for p in populations] if self.log else [float(i) for i in range(len(tiers))]
+        self.xs: list[float] = (
+            [float(p) for p in populations] if self.log else [float(i) for i in range(len(tiers))]
+        )
         self.label = "Population tier (citizens, log scale)" if self.log else "Stage"
 
     def apply(self, ax: Axes) -> None:
@@ -67,12 +69,22 @@ class TierAxis:
         ax.set_xlabel(self.label)
         if self.xs:
             pad = 1.25 if self.log else 0.0
-            lo, hi = (min(self.xs) / pad, max(self.xs) * pad) if self.log else (min(self.xs) - 0.5, max(self.xs) + 0.5)
+            lo, hi = (
+                (min(self.xs) / pad, max(self.xs) * pad)
+                if self.log
+                else (min(self.xs) - 0.5, max(self.xs) + 0.5)
+            )
             ax.set_xlim(lo, hi)
 
-    def untrusted(self, tiers: Sequence[dict[str, Any]], ys: Sequence[float | None]) -> tuple[list[float], list[float]]:
+    def untrusted(
+        self, tiers: Sequence[dict[str, Any]], ys: Sequence[float | None]
+    ) -> tuple[list[float], list[float]]:
         """x, y of the tiers whose numbers cannot be trusted, for a hollow-ring overlay."""
-        pairs = [(x, y) for x, y, t in zip(self.xs, ys, tiers, strict=True) if not t["trustworthy"] and y is not None]
+        pairs = [
+            (x, y)
+            for x, y, t in zip(self.xs, ys, tiers, strict=True)
+            if not t["trustworthy"] and y is not None
+        ]
         return [p[0] for p in pairs], [p[1] for p in pairs]
 
 

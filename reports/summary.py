@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Mapping
 from typing import Any
 
 from loadtests.workload import WorkloadModel
@@ -41,11 +42,20 @@ def workload_model(run: RunData) -> tuple[WorkloadModel, list[str]]:
         return WorkloadModel(), [f"workload in loadtest.json unusable ({exc}): model defaults assumed"]
 
 
-def summarise_run(run: RunData, slo: Slo | None = None, *, min_samples: int = MIN_SAMPLES) -> dict[str, Any]:
+def summarise_run(
+    run: RunData,
+    slo: Slo | None = None,
+    *,
+    slo_overrides: Mapping[str, float] | None = None,
+    min_samples: int = MIN_SAMPLES,
+) -> dict[str, Any]:
+    """``slo`` (else run.json's, else the defaults), with ``slo_overrides`` (Slo field names) on top."""
     notes: list[str] = []
     if slo is None:
         slo, slo_notes = run_slo(run)
         notes += slo_notes
+    if slo_overrides:
+        slo = dataclasses.replace(slo, **slo_overrides)
     model, model_notes = workload_model(run)
     notes += model_notes
     stages = run.measured

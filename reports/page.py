@@ -1,0 +1,330 @@
+"""``index.html``: the answer first, then why to doubt it, then the evidence.
+
+One self-contained file: inline CSS, no scripts, no external URLs; the charts sit beside it in
+``charts/`` and are referenced relatively, so the folder opens offline, from a zip or a CI artefact.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from loadtests.workload import FORMULA
+from reports.htmlfmt import CSS, bullet_list, esc, field, table
+
+CHART_CAPTIONS = (
+    (
+        "throughput",
+        "Offered vs achieved logins/s per tier. Achieved below offered means the target fell behind.",
+    ),
+    ("latency", "Journey latency per tier, measured from each journey's intended start, with the SLO lines."),
+    ("steps", "p95 of each HTTP step of the journey per tier: the step that climbs first is the bottleneck."),
+    ("errors", "Errors (failed / started) and dropped starts (not started on schedule / offered) per tier."),
+    ("timeseries", "The whole run over time: per-second rates and window latency, stages shaded."),
+    ("cpu", "CPU of each load generator (and the IdP, if measured). Above 90% the generator is the limit."),
+    (
+        "capacity",
+        "Capacity model: tiers, the Universal Scalability Law fit, the knee and the highest passing tier.",
+    ),
+)
+
+
+def render_index(summary: dict[str, Any], charts: dict[str, str]) -> str:
+    run = summary["run"]
+    title = f"Capacity report: {run.get('shape') or 'load'} run {run['folder']}"
+    parts = [
+        f"<h1>{esc(title)}</h1>",
+        f'<p class="sub">Generated {esc(summary["generated_at"])} from <code>loadtest.json</code>; '
+        f"{run['stages_measured']} of {run['stages_planned']} stages measured.</p>",
+        _answer(summary),
+        _trust(summary),
+        _charts(charts),
+        _tiers(summary),
+        _steps(summary),
+        _capacity(summary),
+        _workload(summary),
+        _run(summary),
+    ]
+    body = "\n".join(parts)
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{esc(title)}</title><style>{CSS}</style></head>\n<body><main>\n{body}\n</main></body></html>\n"
+    )
+
+
+def _trust(s: dict[str, Any]) -> str:
+    issues = s["trust"]["issues"]
+    untrusted = [i for i in issues if i["severity"] == "untrusted"]
+    warnings = [i for i in issues if i["severity"] != "untrusted"]
+    flag = field(s, "trust.trustworthy", "bool")
+    if untrusted:
+        head = f"<h2>Not every number here can be trusted (trustworthy: {flag})</h2>"
+        cls = "bad"
+    elif warnings:
+        head, cls = f"<h2>Trustworthy measurements, with warnings (trustworthy: {flag})</h2>", "warn"
+    else:
+        head, cls = (
+            f"<h2>Trustworthy: no saturation, enough samples, no errors (trustworthy: {flag})</h2>",
+            "ok",
+        )
+    items = [
+        f"<strong>{esc(i['kind'].replace('_', ' '))}</strong>: {esc(i['message'])}"
+        for i in untrusted + warnings
+    ]
+    return f'<section id="trust" class="banner {cls}">{head}{bullet_list(items)}</section>'
+
+
+def _answer(s: dict[str, Any]) -> str:
+    h, target = s["headline"], s["target"]
+    rows = [
+        ("Highest tier meeting the SLO", _highest(s)),
+        ("Where latency bends", _knee(s)),
+        ("What fails first", _failure(s)),
+        (
+            f"Instances for 60m ({target['logins_per_s']:.1f} logins/s)",
+            f'<span class="big">{field(s, "headline.instances_60m", "int")}</span> {_per_instance(s)}',
+        ),
+        (
+            f"Instances for a launch-day surge (x{target['launch_surge']:g}, "
+            f"{target['surge_logins_per_s']:,.0f} logins/s)",
+            f'<span class="big">{field(s, "headline.instances_surge", "int")}</span>',
+        ),
+    ]
+    if h["instances_60m"] is None:
+        rows[3] = (
+            rows[3][0],
+            rows[3][1] + " unknown: no trustworthy tier met the SLO, so no sustainable rate is known.",
+        )
+    dl = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in rows)
+    return _section("answer", "The answer", _caveat(s) + f'<dl class="answer">{dl}</dl>{_slo(s)}')
+
+
+def _caveat(s: dict[str, Any]) -> str:
+    issues = s["trust"]["issues"]
+    if s["trust"]["trustworthy"]:
+        return ""
+    kinds = ", ".join(
+        dict.fromkeys(i["kind"].replace("_", " ") for i in issues if i["severity"] == "untrusted")
+    )
+    return f'<p class="caveat">Read with care: not every number can be trusted ({esc(kinds)}); see below.</p>'
+
+
+def _highest(s: dict[str, Any]) -> str:
+    h = s["headline"]
+    if h["highest_tier"] is None:
+        why = (
+            "no tier's numbers can be trusted"
+            if not h["judged_tiers"]
+            else "the lightest trustworthy tier failed"
+        )
+        text = f'<span class="big">{field(s, "headline.highest_tier")}</span> ({esc(why)})'
+    else:
+        text = (
+            f'<span class="big">{field(s, "headline.highest_tier.name")}</span> at '
+            f"{field(s, 'headline.highest_tier.target_rps', 'num', 1, ' logins/s')} offered, p95 "
+            f"{field(s, 'headline.highest_tier.p95_ms', 'num', 0, ' ms')}"
+        )
+        if h["limit_above_tested"]:
+            text += ". Every trustworthy tier passed: the limit lies above the heaviest tier tested"
+    if h["untrusted_tiers"]:
+        text += f". Judged on trustworthy tiers only; left out: {esc(', '.join(h['untrusted_tiers']))}"
+    return text + "."
+
+
+def _knee(s: dict[str, Any]) -> str:
+    h = s["headline"]
+    if h["latency_knee"]:
+        text = (
+            f'p95 bends at <span class="big">{field(s, "headline.latency_knee.name")}</span> '
+            f"({field(s, 'headline.latency_knee.p95_ms', 'num', 0, ' ms')} at "
+            f"{field(s, 'headline.latency_knee.target_rps', 'num', 1, ' logins/s')})"
+        )
+    else:
+        text = "No clear bend in p95 across the trustworthy tiers"
+    if h["throughput_knee"]:
+        text += (
+            f"; throughput flattens at {field(s, 'headline.throughput_knee.name')} "
+            f"({field(s, 'headline.throughput_knee.completed_rps', 'num', 1, ' logins/s')} achieved)"
+        )
+    return text + "."
+
+
+def _failure(s: dict[str, Any]) -> str:
+    f = s["headline"]["first_failure"]
+    if f is None:
+        return "Nothing: no trustworthy tier breached the SLO and no generator saturated."
+    if f["kind"] == "generator":
+        text = (
+            f"The load generator, at {field(s, 'headline.first_failure.name')}: "
+            "the target's limit was not reached"
+        )
+    else:
+        name = field(s, "headline.first_failure.name")
+        text = f'<span class="big">{name}</span> breaches: {esc("; ".join(f["breaches"]))}'
+    if f["growth_step"]:
+        text += (
+            f". Step growing most: <strong>{field(s, 'headline.first_failure.growth_step')}</strong> (p95 x"
+            f"{field(s, 'headline.first_failure.growth_factor', 'num', 1)} vs {esc(f['growth_base_tier'])})"
+        )
+    if f["slowest_step"]:
+        text += (
+            f"; slowest step: {field(s, 'headline.first_failure.slowest_step')} (p95 "
+            f"{field(s, 'headline.first_failure.slowest_step_p95_ms', 'num', 0, ' ms')})"
+        )
+    if f["top_failure_check"]:
+        text += f"; most frequent failed check: {esc(f['top_failure_check'])}"
+    return text + "."
+
+
+def _per_instance(s: dict[str, Any]) -> str:
+    h = s["headline"]
+    if h["instances_60m"] is None:
+        return ""
+    bound = " (an upper bound: the limit was not reached)" if h["limit_above_tested"] else ""
+    return (
+        f"instances of the size tested, each run at {field(s, 'headline.utilisation', 'pct', 0, '%')} of the "
+        f"measured sustainable {field(s, 'headline.sustainable_rps', 'num', 1, ' logins/s')}{bound}."
+    )
+
+
+def _slo(s: dict[str, Any]) -> str:
+    return (
+        '<p class="slo"><strong>SLO used:</strong> journey p95 &le; '
+        f"{field(s, 'slo.p95_ms', 'num', 0, ' ms')}, p99 &le; {field(s, 'slo.p99_ms', 'num', 0, ' ms')}, "
+        f"error rate &le; {field(s, 'slo.max_error_rate', 'pct', 2, '%')}, achieved &ge; "
+        f"{field(s, 'slo.min_achieved_ratio', 'pct', 0, '%')} of offered; a tier needs at least "
+        f"{field(s, 'slo.min_samples', 'int')} journeys in its steady window and an unsaturated "
+        "generator to count.</p>"
+    )
+
+
+def _charts(charts: dict[str, str]) -> str:
+    figures = [
+        f'<figure id="chart-{key}"><img src="charts/{esc(charts[key])}" alt="{esc(caption)}" width="1000">'
+        f"<figcaption>{esc(caption)}</figcaption></figure>"
+        for key, caption in CHART_CAPTIONS
+        if key in charts
+    ]
+    return '<section id="charts"><h2>Charts</h2>' + "".join(figures) + "</section>"
+
+
+def _tiers(s: dict[str, Any]) -> str:
+    header = [
+        "Tier",
+        "Population",
+        "Target /s",
+        "Offered /s",
+        "Achieved /s",
+        "Completed /s",
+        "Journeys",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "Errors",
+        "Dropped",
+        "Gen. CPU max",
+        "SLO",
+    ]
+    rows = []
+    for i, t in enumerate(s["tiers"]):
+        p = f"tiers.{i}."
+        verdict = t["slo_verdict"]
+        why = "; ".join(t["slo_breaches"] + t["untrusted_reasons"])
+        rows.append(
+            [
+                field(s, p + "name"),
+                field(s, p + "population", "int"),
+                *(
+                    field(s, p + k, "num", 2)
+                    for k in ("target_rps", "offered_rps", "achieved_rps", "completed_rps")
+                ),
+                field(s, p + "samples", "int"),
+                *(field(s, p + k, "num", 1) for k in ("p50_ms", "p95_ms", "p99_ms")),
+                field(s, p + "error_rate", "pct", 2, "%"),
+                field(s, p + "dropped_rate", "pct", 1, "%"),
+                field(s, p + "generator_cpu_max", "pct", 0, "%"),
+                f'<span class="{verdict}" title="{esc(why)}">{field(s, p + "slo_verdict")}</span>'
+                + (f'<br><small class="why">{esc(why)}</small>' if why else ""),
+            ]
+        )
+    note = "<p>Rates are journeys (logins) per second; percentiles come from each tier's steady window.</p>"
+    return _section("tiers", "Tiers", note + _scroll(table(header, rows, "tiers")))
+
+
+def _steps(s: dict[str, Any]) -> str:
+    tiers = s["tiers"]
+    steps = sorted({step for t in tiers for step in t["steps"]})
+    rows = [
+        [esc(step)]
+        + [
+            field(s, f"tiers.{i}.steps.{step}.p95_ms", "num", 1) if step in t["steps"] else "&ndash;"
+            for i, t in enumerate(tiers)
+        ]
+        for step in steps
+    ]
+    header = ["Step (p95 ms)"] + [esc(t["name"]) for t in tiers]
+    return _section("steps", "p95 per journey step", _scroll(table(header, rows)))
+
+
+def _capacity(s: dict[str, Any]) -> str:
+    c, usl = s["capacity"], s["capacity"].get("usl")
+    facts = [
+        f"Sustainable rate: {field(s, 'capacity.sustainable_rps', 'num', 1, ' logins/s')}"
+        + (" (a lower bound: every trustworthy tier passed)" if c.get("sustainable_is_lower_bound") else "")
+    ]
+    if usl:
+        facts.append(
+            f"USL fit on {field(s, 'capacity.usl.points', 'int')} tiers: "
+            f"lambda {field(s, 'capacity.usl.lam', 'num', 3)}, "
+            f"sigma (contention) {field(s, 'capacity.usl.sigma', 'num', 4)}, kappa (coherency) "
+            f"{field(s, 'capacity.usl.kappa', 'num', 6)}, "
+            f"R&sup2; {field(s, 'capacity.usl.r_squared', 'num', 3)}; "
+            f"peak {field(s, 'capacity.usl.peak_throughput', 'num', 1, ' logins/s')}"
+        )
+    body = (
+        bullet_list(facts) + "<h3>Notes</h3>" + bullet_list((esc(n) for n in c.get("notes") or []), "notes")
+    )
+    return f'<section id="capacity"><h2>Capacity model</h2>{body}</section>'
+
+
+def _workload(s: dict[str, Any]) -> str:
+    rows = [
+        [
+            f"<code>{esc(a['name'])}</code>",
+            field(s, f"assumptions.{i}.value"),
+            f'<span class="why">{esc(a["why"])}</span>',
+        ]
+        for i, a in enumerate(s["assumptions"])
+    ]
+    target = s["target"]
+    intro = (
+        f"<p><code>{esc(FORMULA)}</code>. At 60m citizens this gives "
+        f"{field(s, 'target.logins_per_s', 'num', 1, ' logins/s')} at the peak minute; the launch-day surge "
+        f"multiplies it by {target['launch_surge']:g}.</p>"
+    )
+    return _section("workload", "Workload assumptions", intro + table(["Parameter", "Value", "Why"], rows))
+
+
+def _run(s: dict[str, Any]) -> str:
+    run = s["run"]
+    facts = [
+        f"Finished: {field(s, 'run.finished', 'bool')}; partial result: {field(s, 'run.partial', 'bool')}",
+        f"Generators: {len(run['generators'])} ({len(run['generators_done'])} reported done)",
+    ]
+    facts += [f"{esc(k)}: {esc(v)}" for k, v in sorted(run["meta"].items())]
+    if s["stages_not_reached"]:
+        facts.append("Stages never reached: " + esc(", ".join(s["stages_not_reached"])))
+    notes = bullet_list((esc(n) for n in s["notes"]), "notes")
+    files = (
+        '<p>Data: <a href="summary.json">summary.json</a>, <a href="stages.csv">stages.csv</a>, '
+        '<a href="steps.csv">steps.csv</a>, raw <a href="loadtest.json">loadtest.json</a>.</p>'
+    )
+    return f'<section id="run"><h2>The run</h2>{bullet_list(facts)}{notes}{files}</section>'
+
+
+def _section(anchor: str, title: str, body: str) -> str:
+    return f'<section id="{anchor}"><h2>{esc(title)}</h2>{body}</section>'
+
+
+def _scroll(inner: str) -> str:
+    return f'<div class="scroll">{inner}</div>'
