@@ -200,7 +200,6 @@ def _level(digest: bytes, mix: tuple[float, float, float]) -> str:
     return "P9"
 
 
-@lru_cache(maxsize=2048)
 def is_returning(index: int, seed: str = DEFAULT_SEED, returning_share: float = 0.0) -> bool:
     """Whether citizen *index* has consented to the services before (so sees no consent page)."""
     return _returning(_digest(seed, index), returning_share)
@@ -210,6 +209,7 @@ def _returning(digest: bytes, share: float) -> bool:
     return int.from_bytes(digest[42:44], "big") / 65536.0 < share
 
 
+@lru_cache(maxsize=2048)
 def citizen(
     index: int,
     seed: str = DEFAULT_SEED,

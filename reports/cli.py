@@ -1,0 +1,115 @@
+"""``loginload report RUN_DIR`` and ``loginload compare RUN_A RUN_B``: (re)build a report, compare two runs.
+
+A mistake (a folder that does not exist, one without ``loadtest.json``) is one line on stderr and exit
+status 2, never a traceback; a report that was built exits 0 whatever it found, unless ``compare`` is
+asked to gate on it with ``--fail-on-worse`` (exit 1 when B is worse than A).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from reports.build import build_report
+from reports.compare import compare_runs
+from reports.run import RunFolderError
+
+EXIT_OK, EXIT_WORSE, EXIT_USAGE, EXIT_IO = 0, 1, 2, 3
+
+
+def _positive(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
+    return value
+
+
+def _share(text: str) -> float:
+    value = _positive(text) if text.strip() not in ("0", "0.0") else 0.0
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a share between 0 and 1 (0.01 = 1%)")
+    return value
+
+
+def _add_slo_options(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("SLO (defaults: the run's run.json, else p95 800 ms, p99 2000 ms, 1%)")
+    group.add_argument("--slo-p95-ms", type=_positive, metavar="MS", help="journey p95 limit in ms")
+    group.add_argument("--slo-p99-ms", type=_positive, metavar="MS", help="journey p99 limit in ms")
+    group.add_argument("--slo-error-rate", type=_share, metavar="SHARE", help="largest error share, e.g. 0.01")
+
+
+def slo_overrides(args: argparse.Namespace) -> dict[str, float]:
+    given = {"p95_ms": args.slo_p95_ms, "p99_ms": args.slo_p99_ms, "max_error_rate": args.slo_error_rate}
+    return {k: v for k, v in given.items() if v is not None}
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``report`` and ``compare`` subcommands to the ``loginload`` CLI."""
+    report = subparsers.add_parser(
+        "report",
+        help="(re)build a run folder's report: index.html, summary.json, CSVs and charts",
+        description="Build the capacity report of a run folder from its loadtest.json.",
+    )
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a results/<timestamp>-<shape> folder")
+    _add_slo_options(report)
+    report.set_defaults(func=run_report)
+
+    compare = subparsers.add_parser(
+        "compare",
+        help="compare two runs and say what got worse",
+        description="Compare run B (candidate) with run A (baseline): per tier and per step deltas.",
+    )
+    compare.add_argument("run_a", type=Path, metavar="RUN_A", help="baseline run folder")
+    compare.add_argument("run_b", type=Path, metavar="RUN_B", help="candidate run folder")
+    compare.add_argument(
+        "--out", type=Path, default=None, metavar="DIR", help="output folder (default: RUN_B/compare-<RUN_A name>)"
+    )
+    compare.add_argument("--fail-on-worse", action="store_true", help="exit 1 when B is worse than A")
+    _add_slo_options(compare)
+    compare.set_defaults(func=run_compare)
+
+
+def run_report(args: argparse.Namespace) -> int:
+    summary = _guarded("report", lambda: build_report(args.run_dir, slo_overrides=slo_overrides(args)))
+    if summary is None:
+        return EXIT_USAGE if _last_error_was_usage else EXIT_IO
+    for line in summary["headline"]["answer"]:
+        print(line)
+    if not summary["trust"]["trustworthy"]:
+        print("Warning: not every number can be trusted; see the report.")
+    print(f"Report: {args.run_dir / 'index.html'}")
+    return EXIT_OK
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    out = args.out or args.run_b / f"compare-{args.run_a.resolve().name}"
+    overrides = slo_overrides(args)
+    result = _guarded("compare", lambda: _compare(args.run_a, args.run_b, out, overrides))
+    if result is None:
+        return EXIT_USAGE if _last_error_was_usage else EXIT_IO
+    print(f"B ({args.run_b}) is {result['verdict']} than A ({args.run_a})" if result["verdict"] != "same"
+          else f"B ({args.run_b}) is the same as A ({args.run_a}) within tolerance")
+    for line in result["worse"][:10]:
+        print(f"  worse: {line}")
+    print(f"Comparison: {out / 'compare.html'}")
+    return EXIT_WORSE if args.fail_on_worse and result["verdict"] == "worse" else EXIT_OK
+
+
+def _compare(run_a: Path, run_b: Path, out: Path, overrides: dict[str, float]) -> dict[str, Any]:
+    slo = None
+    if overrides:
+        import dataclasses
+
+        from reports.run import load_run
+        from reports.summary import run_slo
+
+        slo = dataclasses.replace(run_slo(load_run(run_a))[0], **overrides)
+    return compare_runs(run_a, run_b, out, slo)
+
+
+_last_error_was_usage = False

@@ -1,0 +1,227 @@
+"""Compare two runs (A: the baseline, B: the candidate) and say plainly what got worse.
+
+Both runs are summarised in memory with the same SLO (A's recorded SLO unless one is given), so a
+changed SLO cannot pass for a changed system. Tiers are matched by name (``500k``, ``60m``, ...), steps by
+name within a tier. Every metric gets a verdict: a difference within the tolerance is "same" (10% of
+A's value, but never less than an absolute floor: 5 ms for latency, 0.1 percentage point for error and
+dropped rates, 2 points for achieved/offered), otherwise "worse" or "better" by the metric's direction.
+Tiers untrustworthy in either run are compared and listed, but do not decide the overall verdict.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from reports import atomic
+from reports.build import strict_json
+from reports.capacity import Slo
+from reports.compare_page import render_compare, write_compare_charts
+from reports.run import load_run
+from reports.summary import run_slo, summarise_run
+
+SCHEMA = "loginload-compare/1"
+WORSE, BETTER, SAME, NA = "worse", "better", "same", "n/a"
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    relative: float = 0.10
+    latency_ms: float = 5.0
+    rate: float = 0.001
+    ratio: float = 0.02
+    rps_relative: float = 0.10
+
+
+# metric -> (lower is better, absolute-floor attribute of Tolerance)
+TIER_METRICS: Mapping[str, tuple[bool, str]] = {
+    "p95_ms": (True, "latency_ms"),
+    "p99_ms": (True, "latency_ms"),
+    "error_rate": (True, "rate"),
+    "dropped_rate": (True, "rate"),
+    "achieved_ratio": (False, "ratio"),
+}
+STEP_METRICS = ("p95_ms", "p99_ms")
+
+
+def metric(
+    a: float | None, b: float | None, *, lower_is_better: bool, floor: float, relative: float
+) -> dict[str, Any]:
+    """{"a", "b", "delta", "delta_pct", "verdict"}; a change within max(relative x |a|, floor) is "same"."""
+    if a is None or b is None:
+        return {"a": a, "b": b, "delta": None, "delta_pct": None, "verdict": NA}
+    delta = b - a
+    pct = delta / a * 100 if a else None
+    if abs(delta) <= max(relative * abs(a), floor):
+        verdict = SAME
+    else:
+        verdict = WORSE if (delta > 0) == lower_is_better else BETTER
+    return {"a": a, "b": b, "delta": delta, "delta_pct": pct, "verdict": verdict}
+
+
+def compare_runs(
+    run_a: Path, run_b: Path, out_dir: Path, slo: Slo | None = None, tolerance: Tolerance | None = None
+) -> dict[str, Any]:
+    """Write compare.json, compare.html and charts/compare-*.png into ``out_dir``; return the result."""
+    tol = tolerance or Tolerance()
+    first = load_run(Path(run_a))
+    second = load_run(Path(run_b))
+    used = slo or run_slo(first)[0]
+    a, b = summarise_run(first, used), summarise_run(second, used)
+    result = strict_json(compare_summaries(a, b, tol))
+    result["a"]["path"], result["b"]["path"] = str(run_a), str(run_b)
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result["charts"] = write_compare_charts(a, b, result, out_dir / "charts")
+    atomic.write_text(out_dir / "compare.json", json.dumps(result, indent=2, allow_nan=False) + "\n")
+    atomic.write_text(out_dir / "compare.html", render_compare(result))
+    return result
+
+
+def compare_summaries(a: dict[str, Any], b: dict[str, Any], tol: Tolerance) -> dict[str, Any]:
+    tiers_a = {t["name"]: t for t in a["tiers"]}
+    tiers_b = {t["name"]: t for t in b["tiers"]}
+    common = [t["name"] for t in b["tiers"] if t["name"] in tiers_a]
+    tiers = [_tier(tiers_a[name], tiers_b[name], tol) for name in common]
+    headline = _headline(a, b, tol)
+    worse, better = _changes(headline, tiers, WORSE), _changes(headline, tiers, BETTER)
+    counted = [t for t in tiers if t["trusted"]]
+    overall_worse, overall_better = _changes(headline, counted, WORSE), _changes(headline, counted, BETTER)
+    return {
+        "schema": SCHEMA,
+        "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "a": _run_ref(a),
+        "b": _run_ref(b),
+        "slo": a["slo"],
+        "tolerance": dataclasses.asdict(tol),
+        "verdict": WORSE if overall_worse else BETTER if overall_better else SAME,
+        "worse": worse,
+        "better": better,
+        "headline": headline,
+        "tiers": tiers,
+        "only_in_a": [n for n in tiers_a if n not in tiers_b],
+        "only_in_b": [n for n in tiers_b if n not in tiers_a],
+    }
+
+
+def _run_ref(s: dict[str, Any]) -> dict[str, Any]:
+    run = s["run"]
+    return {
+        "folder": run["folder"],
+        "shape": run["shape"],
+        "finished": run["finished"],
+        "trustworthy": s["trust"]["trustworthy"],
+        "issues": [i["message"] for i in s["trust"]["issues"] if i["severity"] == "untrusted"],
+    }
+
+
+def _achieved_ratio(t: dict[str, Any]) -> float | None:
+    return t["completed_rps"] / t["target_rps"] if t.get("target_rps") else None
+
+
+def _tier(ta: dict[str, Any], tb: dict[str, Any], tol: Tolerance) -> dict[str, Any]:
+    values = {
+        k: (_achieved_ratio(ta), _achieved_ratio(tb)) if k == "achieved_ratio" else (ta.get(k), tb.get(k))
+        for k in TIER_METRICS
+    }
+    metrics = {
+        k: metric(*values[k], lower_is_better=lower, floor=getattr(tol, floor), relative=tol.relative)
+        for k, (lower, floor) in TIER_METRICS.items()
+    }
+    metrics["slo"] = {
+        "a": ta["slo_verdict"],
+        "b": tb["slo_verdict"],
+        "verdict": WORSE
+        if ta["slo_verdict"] == "pass" and tb["slo_verdict"] == "fail"
+        else BETTER
+        if ta["slo_verdict"] == "fail" and tb["slo_verdict"] == "pass"
+        else SAME,
+    }
+    steps = {
+        step: {
+            k: metric(
+                ta["steps"][step].get(k),
+                cell.get(k),
+                lower_is_better=True,
+                floor=tol.latency_ms,
+                relative=tol.relative,
+            )
+            for k in STEP_METRICS
+        }
+        for step, cell in tb["steps"].items()
+        if step in ta["steps"]
+    }
+    trusted = bool(ta["trustworthy"] and tb["trustworthy"])
+    return {
+        "name": tb["name"],
+        "population": tb["population"],
+        "trusted": trusted,
+        "metrics": metrics,
+        "steps": steps,
+    }
+
+
+def _headline(a: dict[str, Any], b: dict[str, Any], tol: Tolerance) -> dict[str, Any]:
+    ha, hb = a["headline"], b["headline"]
+    rank = {t["name"]: i for i, t in enumerate(sorted(b["tiers"] + a["tiers"], key=_tier_key))}
+    best_a, best_b = ha["highest_tier"], hb["highest_tier"]
+    ra = rank.get(best_a["name"], -1) if best_a else -1
+    rb = rank.get(best_b["name"], -1) if best_b else -1
+    return {
+        "highest_tier": {
+            "a": best_a["name"] if best_a else None,
+            "b": best_b["name"] if best_b else None,
+            "verdict": WORSE if rb < ra else BETTER if rb > ra else SAME,
+        },
+        "sustainable_rps": metric(
+            ha["sustainable_rps"],
+            hb["sustainable_rps"],
+            lower_is_better=False,
+            floor=0.0,
+            relative=tol.rps_relative,
+        ),
+        "instances_60m": metric(
+            ha["instances_60m"], hb["instances_60m"], lower_is_better=True, floor=0, relative=0
+        ),
+        "instances_surge": metric(
+            ha["instances_surge"], hb["instances_surge"], lower_is_better=True, floor=0, relative=0
+        ),
+    }
+
+
+def _tier_key(t: dict[str, Any]) -> tuple[float, int]:
+    return (float(t["target_rps"]), int(t["population"]))
+
+
+def _changes(headline: dict[str, Any], tiers: Sequence[dict[str, Any]], verdict: str) -> list[str]:
+    """Human lines for every metric with this verdict, headline first."""
+    out = [f"{_label(k)}: {_ab(m)}" for k, m in headline.items() if m["verdict"] == verdict]
+    for t in sorted(tiers, key=lambda t: not t["trusted"]):  # trustworthy tiers first
+        tag = "" if t["trusted"] else " (untrustworthy tier, not counted)"
+        named = [(_label(k), m) for k, m in t["metrics"].items()]
+        named += [(f"step {step} {k[:3]}", m) for step, ms in t["steps"].items() for k, m in ms.items()]
+        out += [f"{t['name']} {label}: {_ab(m)}{tag}" for label, m in named if m["verdict"] == verdict]
+    return out
+
+
+def _label(key: str) -> str:
+    return key.removesuffix("_ms").replace("_", " ")
+
+
+def _ab(m: dict[str, Any]) -> str:
+    a, b = m["a"], m["b"]
+    text = f"{_num(a)} -> {_num(b)}"
+    if m.get("delta_pct") is not None:
+        text += f" ({m['delta_pct']:+.0f}%)"
+    return text
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    return "none" if v is None else str(v)

@@ -1,0 +1,102 @@
+"""`loginload run` and `loginload smoke` end to end: real IdP, real Locust master + worker, real report."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from tests.servers import loginload_command, run_cli, stop_group
+
+pytestmark = [pytest.mark.server, pytest.mark.locust]
+SHORT = ["--tiers", "1m", "--stage-seconds", "4", "--generators", "1", "--pool", "20", "--no-progress"]
+
+
+def _run_dir(results: Path) -> Path:
+    dirs = [d for d in results.iterdir() if d.is_dir()]
+    assert len(dirs) == 1, dirs
+    return dirs[0]
+
+
+def test_smoke_passes_writes_junit_and_summary(tmp_path: Path) -> None:
+    r = run_cli(["smoke", *SHORT, "--results", "results"], cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:] + r.stdout[-2000:]
+    assert "loginload smoke PASSED" in r.stdout
+    run = _run_dir(tmp_path / "results")
+    suite = ET.parse(run / "junit.xml").getroot()
+    assert int(suite.get("tests", "0")) >= 4 and suite.get("failures") == "0"
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary and (run / "index.html").exists()
+    assert json.loads((run / "run.json").read_text())["interrupted"] is False
+
+
+def test_smoke_fails_an_impossible_gate_with_exit_1(tmp_path: Path) -> None:
+    (tmp_path / "loginload.toml").write_text("[slo]\np95_ms = 0.001\n")
+    r = run_cli(["smoke", *SHORT, "--results", "results"], cwd=tmp_path, timeout=120)
+    assert r.returncode == 1, r.stderr[-3000:]
+    assert "FAILED" in r.stdout and "journey p95" in r.stdout
+    suite = ET.parse(_run_dir(tmp_path / "results") / "junit.xml").getroot()
+    assert int(suite.get("failures", "0")) >= 1
+
+
+def test_a_non_loopback_target_is_refused_before_any_traffic(tmp_path: Path) -> None:
+    r = run_cli(["run", "--target", "http://10.255.255.1:8080", "--no-progress"], cwd=tmp_path, timeout=30)
+    assert r.returncode == 2
+    assert "--allow-target 10.255.255.1" in r.stderr
+    assert not (tmp_path / "results").exists()
+
+
+def test_sigint_during_a_run_leaves_a_valid_partial_report(tmp_path: Path) -> None:
+    cmd = [
+        *loginload_command(),
+        "run",
+        "--tiers",
+        "500k,1m,2.5m,5m",
+        "--stage-seconds",
+        "6",
+        "--generators",
+        "1",
+        "--pool",
+        "20",
+        "--no-progress",
+        "--results",
+        "results",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 90
+        status = None
+        while time.monotonic() < deadline:  # wait until the second stage is running (polled, bounded)
+            files = (
+                list((tmp_path / "results").glob("*/status.json")) if (tmp_path / "results").exists() else []
+            )
+            if files:
+                try:
+                    status = json.loads(files[0].read_text())
+                except ValueError:
+                    status = None
+                if status and status.get("stage") and status["stage"]["index"] >= 1:
+                    break
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            time.sleep(0.2)
+        assert status and status["stage"]["index"] >= 1, "the run never reached its second stage"
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=90)
+    finally:
+        stop_group(proc)
+    assert proc.returncode == 130, err[-3000:]
+    run = _run_dir(tmp_path / "results")
+    meta = json.loads((run / "run.json").read_text())
+    assert meta["interrupted"] is True
+    doc = json.loads((run / "loadtest.json").read_text())
+    measured = [s for s in doc["stages"] if s["counts"].get("completed")]
+    assert 1 <= len(measured) < len(doc["stages"])
+    assert (run / "index.html").exists() and (run / "summary.json").exists()
+    assert not list(run.glob(".*.tmp")), "a temporary file was left behind"
