@@ -40,6 +40,7 @@ class Collector:
         self.generators: dict[str, int] = {}  # generator id -> index
         self.done: set[str] = set()
         self.notes: list[str] = []
+        self.stopped: str | None = None  # why the run ended before its schedule did (capacity shape)
         self.series: list[dict[str, Any]] = []  # one point per write: the run as a time series
         self._window = stats.new_histogram()  # journey latency since the last series point
         self._totals: dict[str, int] = {}
@@ -74,6 +75,32 @@ class Collector:
     def all_done(self) -> bool:
         return bool(self.generators) and set(self.generators) <= self.done
 
+    def capacity_breach(self, p95_ms: float, error_rate: float, min_achieved: float) -> str | None:
+        """For the capacity shape: the first finished stage that broke the SLO, described; else None.
+
+        A stage counts as finished a few seconds after its end, once its last reports are in.
+        """
+        if self.t0 is None:
+            return None
+        elapsed = time.time() - self.t0
+        for i, stage in enumerate(self.plan.stages):
+            if self.plan.schedule.start_of(i) + stage.duration_s + 3.0 > elapsed:
+                return None
+            s = self.aggregate.stages.get(i)
+            if s is None:
+                continue
+            started, offered = s.counts.get("started", 0), s.counts.get("offered", 0)
+            p95 = stats.summarise(s.hist("journey")).get("p95_ms")
+            if p95 is not None and p95 > p95_ms:
+                return f"stage {stage.name}: journey p95 {p95:.0f} ms > {p95_ms:g} ms"
+            errors = s.counts.get("failed", 0) / started if started else 0.0
+            if errors > error_rate:
+                return f"stage {stage.name}: error rate {errors:.1%} > {error_rate:.1%}"
+            achieved = started / offered if offered else 1.0
+            if achieved < min_achieved:
+                return f"stage {stage.name}: achieved {achieved:.1%} of offered starts < {min_achieved:.0%}"
+        return None
+
     def stage_window(self, index: int) -> tuple[float, float]:
         start = (self.t0 or 0.0) + self.plan.schedule.start_of(index)
         return start, start + self.plan.stages[index].duration_s
@@ -106,7 +133,8 @@ class Collector:
     def document(self) -> dict[str, Any]:
         return {
             "format": FORMAT,
-            "finished": self.all_done(),
+            "finished": self.all_done() or self.stopped is not None,
+            "stopped": self.stopped,
             "written_at": time.time(),
             "t0": self.t0,
             "shape": self.plan.shape,

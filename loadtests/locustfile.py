@@ -186,6 +186,13 @@ class OpenModelShape(LoadTestShape):
         generators = runner.worker_count if isinstance(runner, MasterRunner) else 1
         elapsed = self.get_run_time()
         end = LEAD_IN_S + P.plan.schedule.total_s
+        if P.plan.shape == "capacity" and P.collector is not None:
+            breach = P.collector.capacity_breach(opts.ll_cap_p95, opts.ll_cap_errors, opts.ll_cap_achieved)
+            if breach:
+                P.collector.stopped = f"capacity: SLO broken at {breach}"
+                P.collector.notes.append(P.collector.stopped)
+                log.warning("loginload: %s; stopping", P.collector.stopped)
+                return None
         if elapsed > end and (
             P.collector is None or P.collector.all_done() or elapsed > end + FINISH_GRACE_S
         ):

@@ -155,3 +155,27 @@ def add_options(parser: Any) -> None:
         env_var="LOGINLOAD_SEED",
         help="random seed for arrivals and citizen picks",
     )
+    g.add_argument(
+        "--capacity-p95-ms",
+        dest="ll_cap_p95",
+        type=float,
+        default=1000.0,
+        env_var="LOGINLOAD_CAPACITY_P95_MS",
+        help="capacity shape: stop at the first stair whose journey p95 exceeds this (default 1000)",
+    )
+    g.add_argument(
+        "--capacity-error-rate",
+        dest="ll_cap_errors",
+        type=float,
+        default=0.01,
+        env_var="LOGINLOAD_CAPACITY_ERROR_RATE",
+        help="capacity shape: ... or whose error rate exceeds this (default 0.01)",
+    )
+    g.add_argument(
+        "--capacity-min-achieved",
+        dest="ll_cap_achieved",
+        type=float,
+        default=0.98,
+        env_var="LOGINLOAD_CAPACITY_MIN_ACHIEVED",
+        help="capacity shape: ... or that starts less than this share of its arrivals (default 0.98)",
+    )

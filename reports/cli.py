@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
-from typing import Any
 
 from reports.build import build_report
 from reports.compare import compare_runs
@@ -40,7 +39,9 @@ def _add_slo_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("SLO (defaults: the run's run.json, else p95 800 ms, p99 2000 ms, 1%)")
     group.add_argument("--slo-p95-ms", type=_positive, metavar="MS", help="journey p95 limit in ms")
     group.add_argument("--slo-p99-ms", type=_positive, metavar="MS", help="journey p99 limit in ms")
-    group.add_argument("--slo-error-rate", type=_share, metavar="SHARE", help="largest error share, e.g. 0.01")
+    group.add_argument(
+        "--slo-error-rate", type=_share, metavar="SHARE", help="largest error share, e.g. 0.01"
+    )
 
 
 def slo_overrides(args: argparse.Namespace) -> dict[str, float]:
@@ -67,7 +68,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     compare.add_argument("run_a", type=Path, metavar="RUN_A", help="baseline run folder")
     compare.add_argument("run_b", type=Path, metavar="RUN_B", help="candidate run folder")
     compare.add_argument(
-        "--out", type=Path, default=None, metavar="DIR", help="output folder (default: RUN_B/compare-<RUN_A name>)"
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="output folder (default: RUN_B/compare-<RUN_A name>)",
     )
     compare.add_argument("--fail-on-worse", action="store_true", help="exit 1 when B is worse than A")
     _add_slo_options(compare)
@@ -75,41 +80,37 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_report(args: argparse.Namespace) -> int:
-    summary = _guarded("report", lambda: build_report(args.run_dir, slo_overrides=slo_overrides(args)))
-    if summary is None:
-        return EXIT_USAGE if _last_error_was_usage else EXIT_IO
+    try:
+        summary = build_report(args.run_dir, slo_overrides=slo_overrides(args))
+    except RunFolderError as exc:
+        return _fail("report", str(exc), EXIT_USAGE)
+    except OSError as exc:
+        return _fail("report", f"cannot write the report into {args.run_dir}: {exc}", EXIT_IO)
     for line in summary["headline"]["answer"]:
         print(line)
     if not summary["trust"]["trustworthy"]:
-        print("Warning: not every number can be trusted; see the report.")
+        print("Warning: not every number can be trusted; the report says why.")
     print(f"Report: {args.run_dir / 'index.html'}")
     return EXIT_OK
 
 
 def run_compare(args: argparse.Namespace) -> int:
     out = args.out or args.run_b / f"compare-{args.run_a.resolve().name}"
-    overrides = slo_overrides(args)
-    result = _guarded("compare", lambda: _compare(args.run_a, args.run_b, out, overrides))
-    if result is None:
-        return EXIT_USAGE if _last_error_was_usage else EXIT_IO
-    print(f"B ({args.run_b}) is {result['verdict']} than A ({args.run_a})" if result["verdict"] != "same"
-          else f"B ({args.run_b}) is the same as A ({args.run_a}) within tolerance")
-    for line in result["worse"][:10]:
-        print(f"  worse: {line}")
+    try:
+        result = compare_runs(args.run_a, args.run_b, out, slo_overrides=slo_overrides(args))
+    except RunFolderError as exc:
+        return _fail("compare", str(exc), EXIT_USAGE)
+    except OSError as exc:
+        return _fail("compare", f"cannot write the comparison into {out}: {exc}", EXIT_IO)
+    verdict = result["verdict"]
+    same = verdict == "same"
+    print(f"B ({args.run_b}) is {'the same as' if same else verdict + ' than'} A ({args.run_a})")
+    for line in result[verdict][:10] if not same else ():
+        print(f"  {verdict}: {line}")
     print(f"Comparison: {out / 'compare.html'}")
-    return EXIT_WORSE if args.fail_on_worse and result["verdict"] == "worse" else EXIT_OK
+    return EXIT_WORSE if args.fail_on_worse and verdict == "worse" else EXIT_OK
 
 
-def _compare(run_a: Path, run_b: Path, out: Path, overrides: dict[str, float]) -> dict[str, Any]:
-    slo = None
-    if overrides:
-        import dataclasses
-
-        from reports.run import load_run
-        from reports.summary import run_slo
-
-        slo = dataclasses.replace(run_slo(load_run(run_a))[0], **overrides)
-    return compare_runs(run_a, run_b, out, slo)
-
-
-_last_error_was_usage = False
+def _fail(command: str, message: str, code: int) -> int:
+    print(f"loginload {command}: {message}", file=sys.stderr)
+    return code

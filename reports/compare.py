@@ -65,13 +65,22 @@ def metric(
 
 
 def compare_runs(
-    run_a: Path, run_b: Path, out_dir: Path, slo: Slo | None = None, tolerance: Tolerance | None = None
+    run_a: Path,
+    run_b: Path,
+    out_dir: Path,
+    slo: Slo | None = None,
+    tolerance: Tolerance | None = None,
+    *,
+    slo_overrides: Mapping[str, float] | None = None,
 ) -> dict[str, Any]:
-    """Write compare.json, compare.html and charts/compare-*.png into ``out_dir``; return the result."""
+    """Write compare.json, compare.html and charts/compare-*.png into ``out_dir``; return the result.
+
+    ``slo`` defaults to A's recorded SLO (run.json) or the defaults; ``slo_overrides`` replaces fields.
+    """
     tol = tolerance or Tolerance()
     first = load_run(Path(run_a))
     second = load_run(Path(run_b))
-    used = slo or run_slo(first)[0]
+    used = dataclasses.replace(slo or run_slo(first)[0], **(slo_overrides or {}))
     a, b = summarise_run(first, used), summarise_run(second, used)
     result = strict_json(compare_summaries(a, b, tol))
     result["a"]["path"], result["b"]["path"] = str(run_a), str(run_b)
@@ -199,14 +208,24 @@ def _tier_key(t: dict[str, Any]) -> tuple[float, int]:
 
 
 def _changes(headline: dict[str, Any], tiers: Sequence[dict[str, Any]], verdict: str) -> list[str]:
-    """Human lines for every metric with this verdict, headline first."""
+    """Human lines for every metric with this verdict: headline, then tiers, then steps; trusted first."""
     out = [f"{_label(k)}: {_ab(m)}" for k, m in headline.items() if m["verdict"] == verdict]
-    for t in sorted(tiers, key=lambda t: not t["trusted"]):  # trustworthy tiers first
+    ordered = sorted(tiers, key=lambda t: not t["trusted"])
+    tier_lines, step_lines = [], []
+    for t in ordered:
         tag = "" if t["trusted"] else " (untrustworthy tier, not counted)"
-        named = [(_label(k), m) for k, m in t["metrics"].items()]
-        named += [(f"step {step} {k[:3]}", m) for step, ms in t["steps"].items() for k, m in ms.items()]
-        out += [f"{t['name']} {label}: {_ab(m)}{tag}" for label, m in named if m["verdict"] == verdict]
-    return out
+        tier_lines += [
+            f"{t['name']} {_label(k)}: {_ab(m)}{tag}"
+            for k, m in t["metrics"].items()
+            if m["verdict"] == verdict
+        ]
+        step_lines += [
+            f"{t['name']} step {step} {k[:3]}: {_ab(m)}{tag}"
+            for step, ms in t["steps"].items()
+            for k, m in ms.items()
+            if m["verdict"] == verdict
+        ]
+    return out + tier_lines + step_lines
 
 
 def _label(key: str) -> str:

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from loadtests import stats
+from loadtests.collector import Collector
+from loadtests.plan_config import RunPlan
+from loadtests.shapes import capacity
+from loadtests.workload import WorkloadModel
+
+
+def _collector(tmp_path: Path) -> Collector:
+    model = WorkloadModel()
+    plan = RunPlan(model, tuple(capacity(model, start_rate=10, step=10, max_steps=3, stage_s=2)), "capacity")
+    c = Collector(plan, str(tmp_path), {})
+    c.generators["g"] = 0
+    return c
+
+
+def _stage(rec: stats.Recorder, stage: int, latency_s: float, n: int = 50, failed: int = 0) -> None:
+    for _ in range(n):
+        rec.count(stage, stats.OFFERED)
+        rec.count(stage, stats.STARTED)
+        rec.latency(stage, "journey", latency_s)
+    rec.count(stage, stats.FAILED, failed)
+
+
+def test_capacity_breach_names_the_first_finished_stage_over_the_slo(tmp_path: Path) -> None:
+    c = _collector(tmp_path)
+    rec = stats.Recorder()
+    _stage(rec, 0, 0.010)
+    _stage(rec, 1, 0.900)
+    c.add("g", rec.drain())
+    c.t0 = time.time() - 4.5  # stage 0 finished and reported; stage 1 not yet
+    assert c.capacity_breach(p95_ms=500, error_rate=0.01, min_achieved=0.98) is None
+    c.t0 = time.time() - 7.5  # stage 1 finished too
+    breach = c.capacity_breach(p95_ms=500, error_rate=0.01, min_achieved=0.98)
+    assert breach is not None and "20/s" in breach and "p95" in breach
+
+
+def test_errors_also_break_the_capacity_slo(tmp_path: Path) -> None:
+    c = _collector(tmp_path)
+    rec = stats.Recorder()
+    _stage(rec, 0, 0.010, n=100, failed=5)
+    c.add("g", rec.drain())
+    c.t0 = time.time() - 6
+    breach = c.capacity_breach(p95_ms=500, error_rate=0.01, min_achieved=0.98)
+    assert breach is not None and "error rate 5.0%" in breach
+
+
+def test_write_is_atomic_and_complete(tmp_path: Path) -> None:
+    c = _collector(tmp_path)
+    rec = stats.Recorder()
+    _stage(rec, 0, 0.02)
+    payload = rec.drain()
+    payload["done"] = True
+    c.add("g", payload)
+    c.t0 = time.time() - 1
+    c.sample()
+    c.write()
+    doc = json.loads((tmp_path / "loadtest.json").read_text())
+    assert doc["finished"] is True and doc["stopped"] is None
+    assert doc["stages"][0]["latency"]["journey"]["count"] == 50
+    assert doc["series"][0]["started"] == 50
+    assert not list(tmp_path.glob(".*.tmp"))
