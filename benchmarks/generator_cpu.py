@@ -20,25 +20,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from loadtests.processes import Child, free_port, python_module, tree, wait_http_ok
+from loadtests.processes import Child, free_port, python_module, rss_bytes, wait_http_ok
 
 LOCUSTFILE = str(Path(__file__).resolve().parents[1] / "loadtests" / "locustfile.py")
 
 
 def _pinned(core: str, cmd: list[str]) -> list[str]:
     return ["taskset", "-c", core, *cmd] if shutil.which("taskset") else cmd
-
-
-def _rss(pid: int) -> int:
-    total = 0
-    for p in tree(pid):
-        try:
-            for line in Path(f"/proc/{p}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) * 1024
-        except OSError:
-            continue
-    return total
 
 
 def _locust(
@@ -69,7 +57,7 @@ def _locust(
     rss: list[tuple[float, int]] = []
     start = time.monotonic()
     while child.alive() and time.monotonic() - start < 900:
-        rss.append((time.monotonic() - start, _rss(child.pid)))
+        rss.append((time.monotonic() - start, rss_bytes(child.pid)))
         time.sleep(2.0)  # sampling interval for the memory series
     child.stop()
     return json.loads((out / "loadtest.json").read_text()), rss

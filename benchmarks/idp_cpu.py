@@ -31,8 +31,8 @@ from urllib.parse import urlencode, urlsplit
 
 import jwt
 
-from benchmarks.procstat import cpu_seconds, rss_bytes, tree
 from loadtests.oidc_client import ClientRegistration, parse_page, query_of
+from loadtests.processes import cpu_seconds, rss_bytes
 from mock_idp.keys import generate_rsa_key
 from mock_idp.population import credentials
 
@@ -83,8 +83,9 @@ class Server:
             f"server did not start: {self.proc.stderr.read().decode() if self.proc.stderr else ''}"
         )
 
-    def pids(self) -> list[int]:
-        return tree(self.proc.pid)
+    @property
+    def pid(self) -> int:
+        return self.proc.pid
 
     def stop(self) -> None:
         try:
@@ -208,9 +209,9 @@ def measure_cpu(args: argparse.Namespace, tmp: Path) -> None:
         run_logins(port, rp, warm, args.threads)  # first visits: consent given, caches warm
         rounds = []
         for _ in range(args.rounds):
-            before = cpu_seconds(server.pids())
+            before = cpu_seconds(server.pid)
             run_logins(port, rp, warm, args.threads)
-            rounds.append((cpu_seconds(server.pids()) - before) / len(warm))
+            rounds.append((cpu_seconds(server.pid) - before) / len(warm))
     finally:
         server.stop()
     per_login = statistics.median(rounds)
@@ -235,7 +236,7 @@ def measure_memory(args: argparse.Namespace, tmp: Path) -> None:
             rp = ClientRegistration.from_dev_client(tmp / f"mem-{population}" / "dev-client.json", 1)
             top = 499_999 if population == "500k" else 59_999_999
             run_logins(port, rp, [top - i * 997 for i in range(args.memory_logins)], args.threads)
-            results[population] = rss_bytes(server.pids())
+            results[population] = rss_bytes(server.pid)
         finally:
             server.stop()
     a, b = results["500k"], results["60m"]

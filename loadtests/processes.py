@@ -93,6 +93,17 @@ def cpu_seconds(pid: int) -> float:
     return total / _TICK
 
 
+def rss_bytes(pid: int) -> int:
+    """Resident memory of a process tree now."""
+    total = 0
+    for p in tree(pid):
+        with suppress(OSError, ValueError):
+            for line in Path(f"/proc/{p}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1]) * 1024
+    return total
+
+
 def wait_http_ok(url: str, deadline_s: float, proc: Child) -> None:
     import urllib.request
 

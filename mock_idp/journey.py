@@ -107,13 +107,19 @@ def sign_in(ctx: Context, req: Request) -> Response:
     return html_response(pages.sms_code_page(_seal_flow(ctx, data, "sms"), _mask(citizen.phone_number)))
 
 
-def _remembered(ctx: Context, req: Request, index: int) -> bool:
-    raw = req.cookie(DEVICE_COOKIE)
+def _sealed_cookie(ctx: Context, req: Request, name: str, purpose: str) -> dict[str, Any] | None:
+    raw = req.cookie(name)
     if not raw:
-        return False
+        return None
     try:
-        device = ctx.sealer.unseal(DEVICE, raw)
+        return ctx.sealer.unseal(purpose, raw)
     except Unsealable:
+        return None
+
+
+def _remembered(ctx: Context, req: Request, index: int) -> bool:
+    device = _sealed_cookie(ctx, req, DEVICE_COOKIE, DEVICE)
+    if device is None:
         return False
     return device.get("i") == index and ctx.store.get(DEVICE_NS, str(device.get("d"))) == str(index)
 
@@ -245,12 +251,8 @@ def complete(
 
 def resume_sso(ctx: Context, req: Request, auth: AuthRequest) -> Response | None:
     """Continue with an existing single sign-on session (prompt empty or none), if there is one."""
-    raw = req.cookie(SSO_COOKIE)
-    if not raw:
-        return None
-    try:
-        sso = ctx.sealer.unseal(SSO, raw)
-    except Unsealable:
+    sso = _sealed_cookie(ctx, req, SSO_COOKIE, SSO)
+    if sso is None:
         return None
     citizen = ctx.directory.get(int(sso["i"]))
     if citizen is None:

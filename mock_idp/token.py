@@ -141,17 +141,23 @@ def _citizen(ctx: Context, index: int) -> Citizen:
     return citizen
 
 
+def _grant_value(ctx: Context, purpose: str, value: str, client: Client, what: str) -> dict[str, Any]:
+    """Open a sealed code or refresh token; it must be ours, unexpired, and this client's."""
+    try:
+        data = ctx.sealer.unseal(purpose, value)
+    except Unsealable as exc:
+        raise InvalidGrant(f"{what} is invalid or expired ({exc})") from None
+    if data["c"] != client.client_id:
+        raise InvalidGrant(f"{what} was issued to another client")
+    return data
+
+
 def authorization_code(ctx: Context, client: Client, p: dict[str, str]) -> dict[str, Any]:
     if "code" not in p:
         raise InvalidRequest("code is required")
     if "redirect_uri" not in p:
         raise InvalidRequest("redirect_uri is required")
-    try:
-        code = ctx.sealer.unseal(CODE_NS, p["code"])
-    except Unsealable as exc:
-        raise InvalidGrant(f"authorization code is invalid or expired ({exc})") from None
-    if code["c"] != client.client_id:
-        raise InvalidGrant("authorization code was issued to another client")
+    code = _grant_value(ctx, CODE_NS, p["code"], client, "authorization code")
     if code["r"] != p["redirect_uri"]:
         raise InvalidGrant("redirect_uri does not match the authorization request")
     _pkce(code["cc"], p.get("code_verifier"))
@@ -172,12 +178,7 @@ def authorization_code(ctx: Context, client: Client, p: dict[str, str]) -> dict[
 def refresh_token(ctx: Context, client: Client, p: dict[str, str]) -> dict[str, Any]:
     if "refresh_token" not in p:
         raise InvalidRequest("refresh_token is required")
-    try:
-        rt = ctx.sealer.unseal(REFRESH, p["refresh_token"])
-    except Unsealable as exc:
-        raise InvalidGrant(f"refresh token is invalid or expired ({exc})") from None
-    if rt["c"] != client.client_id:
-        raise InvalidGrant("refresh token was issued to another client")
+    rt = _grant_value(ctx, REFRESH, p["refresh_token"], client, "refresh token")
     original = tuple(rt["s"].split())
     scopes = original
     if "scope" in p:
