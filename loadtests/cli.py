@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from loadtests import plan, run_cli
 from mock_idp import cli as idp_cli
+from reports import cli as report_cli
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,6 +20,7 @@ def build_parser() -> argparse.ArgumentParser:
     run_cli.register(sub)
     idp_cli.register(sub)
     plan.register(sub)
+    report_cli.register(sub)
     return parser
 
 

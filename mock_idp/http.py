@@ -182,13 +182,16 @@ class App:
 
     async def _watch_lag(self) -> None:
         """How late this worker's event loop runs: under overload, ready requests queue up in the
-        loop before any handler sees them, so a request count cannot tell; a late timer can."""
+        loop before any handler sees them, so a request count cannot tell; a late timer can. Two late
+        ticks in a row are needed, so one scheduling hiccup of a busy machine does not shed load."""
         loop = asyncio.get_running_loop()
+        previous = 0.0
         while True:
             start = loop.time()
             await asyncio.sleep(LAG_TICK_S)
             late = loop.time() - start - LAG_TICK_S
-            self.lag = late  # one on-time tick ends the shedding: recovery is as quick as the backlog
+            self.lag = min(late, previous)  # one on-time tick ends the shedding
+            previous = late
 
     def _overloaded(self) -> bool:
         return self.inflight > self.max_inflight or self.lag > self.shed_lag_s

@@ -13,7 +13,7 @@ import numpy as np
 from matplotlib.axes import Axes
 
 from reports.capacity import usl_throughput
-from reports.plotting import UNTRUSTED_STYLE, TierAxis, new_figure, no_data, plottable, save, values
+from reports.plotting import UNTRUSTED_STYLE, TierAxis, log_y, new_figure, no_data, plottable, save, values
 
 Row = dict[str, Any]
 
@@ -38,8 +38,8 @@ def throughput_chart(tiers: Sequence[Row], path: Path) -> None:
     _ring_untrusted(ax, axis, tiers, values(tiers, "completed_rps"))
     axis.apply(ax)
     ax.set_ylabel("Logins per second")
-    if tiers and axis.log:
-        ax.set_yscale("log")
+    if axis.log:
+        log_y(ax)
     ax.legend(loc="upper left")
     save(fig, path)
 
@@ -57,7 +57,7 @@ def latency_chart(tiers: Sequence[Row], slo: Row, path: Path) -> None:
     ax.axhline(slo["p99_ms"], color="tab:red", linestyle=":", label=f"SLO p99 {slo['p99_ms']:g} ms")
     _ring_untrusted(ax, axis, tiers, values(tiers, "p95_ms"))
     axis.apply(ax)
-    ax.set_yscale("log")
+    log_y(ax)
     ax.set_ylabel("Latency from intended start (ms, log scale)")
     ax.legend(loc="upper left")
     save(fig, path)
@@ -73,7 +73,7 @@ def steps_chart(tiers: Sequence[Row], path: Path) -> None:
         ax.plot(*plottable(axis.xs, ys), style, marker="o", color=colour, markersize=4, label=step)
     axis.apply(ax)
     if steps:
-        ax.set_yscale("log")
+        log_y(ax)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title="step")
     else:
         no_data(ax)

@@ -13,7 +13,7 @@ from typing import Any
 
 from matplotlib.axes import Axes
 
-from reports.plotting import SATURATED_LINE, new_figure, no_data, save
+from reports.plotting import SATURATED_LINE, log_y, new_figure, no_data, save
 from reports.run import RunData, StageResult
 
 COUNTERS = ("offered", "started", "completed", "failed", "dropped")
@@ -49,13 +49,17 @@ def series_rates(series: Sequence[dict[str, Any]]) -> dict[str, list[float]]:
 
 
 def shade_stages(ax: Axes, stages: Sequence[StageResult], label: bool = True) -> None:
-    for i, stage in enumerate(stages):
-        if stage.start_offset_s is None:
-            continue
+    """Alternate grey bands per stage, darker over each warm-up; names on top, thinned so none overlap."""
+    placed = [s for s in stages if s.start_offset_s is not None]
+    span = max((s.start_offset_s or 0.0) + s.duration_s for s in placed) if placed else 1.0
+    last_label = -span
+    for i, stage in enumerate(placed):
+        assert stage.start_offset_s is not None
         start, end = stage.start_offset_s, stage.start_offset_s + stage.duration_s
         ax.axvspan(start, end, color="0.85" if i % 2 else "0.93", zorder=0, linewidth=0)
         ax.axvspan(start, start + stage.duration_s - stage.steady_s, color="0.75", alpha=0.25, zorder=0)
-        if label:
+        if label and (start + end) / 2 - last_label >= 0.06 * span:
+            last_label = (start + end) / 2
             ax.text(
                 (start + end) / 2,
                 1.0,
@@ -92,7 +96,7 @@ def timeseries_chart(run: RunData, slo_p95_ms: float, path: Path) -> None:
         if xy:
             bottom.plot(*zip(*xy, strict=True), "-", marker=".", color=colour, label=f"window {label}")
     bottom.axhline(slo_p95_ms, color="tab:orange", linestyle="--", label=f"SLO p95 {slo_p95_ms:g} ms")
-    bottom.set_yscale("log")
+    log_y(bottom)
     bottom.set_ylabel("Journey latency\n(ms, log scale)")
     bottom.set_xlabel("Time since start of run (s)")
     bottom.legend(loc="upper left", ncols=3)

@@ -4,7 +4,7 @@ Both runs are summarised in memory with the same SLO (A's recorded SLO unless on
 changed SLO cannot pass for a changed system. Tiers are matched by name (``500k``, ``60m``, ...), steps by
 name within a tier. Every metric gets a verdict: a difference within the tolerance is "same" (10% of
 A's value, but never less than an absolute floor: 5 ms for latency, 0.1 percentage point for error and
-dropped rates, 2 points for achieved/offered), otherwise "worse" or "better" by the metric's direction.
+dropped rates; 2 points flat for achieved/offered), otherwise "worse" or "better" by its direction.
 Tiers untrustworthy in either run are compared and listed, but do not decide the overall verdict.
 """
 
@@ -38,13 +38,13 @@ class Tolerance:
     rps_relative: float = 0.10
 
 
-# metric -> (lower is better, absolute-floor attribute of Tolerance)
-TIER_METRICS: Mapping[str, tuple[bool, str]] = {
-    "p95_ms": (True, "latency_ms"),
-    "p99_ms": (True, "latency_ms"),
-    "error_rate": (True, "rate"),
-    "dropped_rate": (True, "rate"),
-    "achieved_ratio": (False, "ratio"),
+# metric -> (lower is better, absolute-floor attribute of Tolerance, relative tolerance applies)
+TIER_METRICS: Mapping[str, tuple[bool, str, bool]] = {
+    "p95_ms": (True, "latency_ms", True),
+    "p99_ms": (True, "latency_ms", True),
+    "error_rate": (True, "rate", True),
+    "dropped_rate": (True, "rate", True),
+    "achieved_ratio": (False, "ratio", False),  # already a share: 99% -> 90% is 9 points, not "within 10%"
 }
 STEP_METRICS = ("p95_ms", "p99_ms")
 
@@ -139,8 +139,8 @@ def _tier(ta: dict[str, Any], tb: dict[str, Any], tol: Tolerance) -> dict[str, A
         for k in TIER_METRICS
     }
     metrics = {
-        k: metric(*values[k], lower_is_better=lower, floor=getattr(tol, floor), relative=tol.relative)
-        for k, (lower, floor) in TIER_METRICS.items()
+        k: metric(*values[k], lower_is_better=lower, floor=getattr(tol, floor), relative=tol.relative * rel)
+        for k, (lower, floor, rel) in TIER_METRICS.items()
     }
     metrics["slo"] = {
         "a": ta["slo_verdict"],

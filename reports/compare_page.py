@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from reports.htmlfmt import CSS, bullet_list, esc, table
-from reports.plotting import TierAxis, new_figure, no_data, plottable, save, values
+from reports.plotting import TierAxis, log_y, new_figure, no_data, plottable, save, values
 
 Row = dict[str, Any]
 VERDICT_CLASS = {"worse": "fail", "better": "pass", "same": "", "n/a": ""}
@@ -28,7 +28,7 @@ def _overlay(
         ax.axhline(slo_line, color="tab:red", linestyle=":", label=f"SLO {slo_line:g} ms")
     axis.apply(ax)
     if axis.log:
-        ax.set_yscale("log")
+        log_y(ax)
     ax.set_ylabel(ylabel)
     ax.legend(loc="upper left")
     save(fig, path)

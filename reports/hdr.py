@@ -14,9 +14,9 @@ import zlib
 from typing import Any
 
 import numpy as np
-from numpy.typing import NDArray
 from hdrh.codec import HdrCookieException, HdrHistogramSettingsException, HdrLengthException
 from hdrh.histogram import HdrHistogram
+from numpy.typing import NDArray
 
 from loadtests.stats import PERCENTILES
 

@@ -157,8 +157,10 @@ def _knee_line(h: dict[str, Any]) -> str:
 
 def _failure_line(h: dict[str, Any]) -> str:
     fail = h["first_failure"]
+    if fail is None and not h["judged_tiers"]:
+        return "What fails first: unknown, no tier's numbers can be trusted."
     if fail is None:
-        return "Nothing failed: no tier breached the SLO and no generator saturated."
+        return "Nothing failed: no trustworthy tier breached the SLO and no generator saturated."
     if fail["kind"] == "generator":
         line = f"The load generator saturated first, at {fail['name']}: the target's limit was not reached"
     else:

@@ -84,7 +84,11 @@ figcaption{color:#444;font-size:.95rem}
 table{border-collapse:collapse;font-size:.9rem;margin:8px 0;width:100%}
 th,td{border-bottom:1px solid #e3e6e8;padding:4px 6px;text-align:right;vertical-align:top}
 th:first-child,td:first-child{text-align:left}thead th{background:#f3f5f7;position:sticky;top:0}
-td.pass{color:#1b5e20;font-weight:600}td.fail{color:#b71c1c;font-weight:600}td.untrusted{color:#8d6e00}
+.pass{color:#1b5e20;font-weight:600}.fail{color:#b71c1c;font-weight:600}.untrusted{color:#8d6e00;font-weight:600}
 .why{color:#555;text-align:left}.scroll{overflow-x:auto}
+table.tiers{font-size:.85rem}
+table.tiers td:last-child,table.tiers th:last-child{text-align:left;min-width:150px}
+table.workload td:last-child,table.workload th:last-child{text-align:left}
+details{margin:.5em 0}summary{cursor:pointer;color:#333}
 .notes li{color:#333}code{background:#f3f5f7;padding:0 3px;border-radius:3px}
 """

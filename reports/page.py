@@ -30,7 +30,7 @@ CHART_CAPTIONS = (
 
 def render_index(summary: dict[str, Any], charts: dict[str, str]) -> str:
     run = summary["run"]
-    title = f"Capacity report: {run.get('shape') or 'load'} run {run['folder']}"
+    title = f"Capacity report: {run.get('shape') or 'load'} run ({run['folder']})"
     parts = [
         f"<h1>{esc(title)}</h1>",
         f'<p class="sub">Generated {esc(summary["generated_at"])} from <code>loadtest.json</code>; '
@@ -151,6 +151,8 @@ def _knee(s: dict[str, Any]) -> str:
 
 def _failure(s: dict[str, Any]) -> str:
     f = s["headline"]["first_failure"]
+    if f is None and not s["headline"]["judged_tiers"]:
+        return "Unknown: no tier's numbers can be trusted."
     if f is None:
         return "Nothing: no trustworthy tier breached the SLO and no generator saturated."
     if f["kind"] == "generator":
@@ -211,7 +213,6 @@ def _charts(charts: dict[str, str]) -> str:
 def _tiers(s: dict[str, Any]) -> str:
     header = [
         "Tier",
-        "Population",
         "Target /s",
         "Offered /s",
         "Achieved /s",
@@ -232,8 +233,7 @@ def _tiers(s: dict[str, Any]) -> str:
         why = "; ".join(t["slo_breaches"] + t["untrusted_reasons"])
         rows.append(
             [
-                field(s, p + "name"),
-                field(s, p + "population", "int"),
+                f'<span title="{t["population"]:,} citizens">{field(s, p + "name")}</span>',
                 *(
                     field(s, p + k, "num", 2)
                     for k in ("target_rps", "offered_rps", "achieved_rps", "completed_rps")
@@ -302,7 +302,9 @@ def _workload(s: dict[str, Any]) -> str:
         f"{field(s, 'target.logins_per_s', 'num', 1, ' logins/s')} at the peak minute; the launch-day surge "
         f"multiplies it by {target['launch_surge']:g}.</p>"
     )
-    return _section("workload", "Workload assumptions", intro + table(["Parameter", "Value", "Why"], rows))
+    return _section(
+        "workload", "Workload assumptions", intro + table(["Parameter", "Value", "Why"], rows, "workload")
+    )
 
 
 def _run(s: dict[str, Any]) -> str:
@@ -315,6 +317,9 @@ def _run(s: dict[str, Any]) -> str:
     if s["stages_not_reached"]:
         facts.append("Stages never reached: " + esc(", ".join(s["stages_not_reached"])))
     notes = bullet_list((esc(n) for n in s["notes"]), "notes")
+    options = ", ".join(f"{k}={v}" for k, v in sorted(run["options"].items()))
+    if options:
+        notes += f"<details><summary>Run options</summary><code>{esc(options)}</code></details>"
     files = (
         '<p>Data: <a href="summary.json">summary.json</a>, <a href="stages.csv">stages.csv</a>, '
         '<a href="steps.csv">steps.csv</a>, raw <a href="loadtest.json">loadtest.json</a>.</p>'

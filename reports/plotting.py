@@ -7,16 +7,19 @@ backend is still set to Agg explicitly, before anything could import pyplot, so 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import matplotlib
+import numpy as np
 
 matplotlib.use("Agg")
 
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import NullFormatter
 
 from reports import atomic
 
@@ -64,17 +67,32 @@ class TierAxis:
     def apply(self, ax: Axes) -> None:
         if self.log:
             ax.set_xscale("log")
-            ax.minorticks_off()
-        ax.set_xticks(self.xs, labels=self.names)
+        ax.minorticks_off()
+        labelled = self.labelled()
+        ax.set_xticks([self.xs[i] for i in labelled], labels=[self.names[i] for i in labelled])
+        ax.set_xticks([x for i, x in enumerate(self.xs) if i not in labelled], minor=True)
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(self.label)
         if self.xs:
-            pad = 1.25 if self.log else 0.0
-            lo, hi = (
-                (min(self.xs) / pad, max(self.xs) * pad)
-                if self.log
-                else (min(self.xs) - 0.5, max(self.xs) + 0.5)
-            )
-            ax.set_xlim(lo, hi)
+            lo, hi = min(self.xs), max(self.xs)
+            ax.set_xlim(*((lo / 1.25, hi * 1.25) if self.log else (lo - 0.5, hi + 0.5)))
+
+    def labelled(self, min_gap: float = 0.07) -> list[int]:
+        """Tiers to label so that labels stay ``min_gap`` of the axis apart; the last is always labelled."""
+        if not self.xs:
+            return []
+        pos = [math.log(x) for x in self.xs] if self.log else list(self.xs)
+        span = (max(pos) - min(pos)) or 1.0
+        keep = [0]
+        for i in range(1, len(pos)):
+            if (pos[i] - pos[keep[-1]]) / span >= min_gap:
+                keep.append(i)
+        last = len(pos) - 1
+        if keep[-1] != last:
+            if len(keep) > 1 and (pos[last] - pos[keep[-1]]) / span < min_gap:
+                keep.pop()
+            keep.append(last)
+        return keep
 
     def untrusted(
         self, tiers: Sequence[dict[str, Any]], ys: Sequence[float | None]
@@ -99,3 +117,11 @@ def plottable(xs: Sequence[float], ys: Sequence[float | None]) -> tuple[list[flo
 
 def no_data(ax: Axes, message: str = "no data in this run") -> None:
     ax.text(0.5, 0.5, message, transform=ax.transAxes, ha="center", va="center", fontsize=13, color="0.4")
+
+
+def log_y(ax: Axes) -> None:
+    """Log scale on y when everything drawn is positive (else matplotlib warns and the axis breaks)."""
+    arrays = [np.asarray(line.get_ydata(), dtype=float).ravel() for line in ax.get_lines()]
+    ys = np.concatenate(arrays) if arrays else np.empty(0)
+    if ys.size and bool(np.all(ys > 0)):
+        ax.set_yscale("log")

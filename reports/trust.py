@@ -29,7 +29,7 @@ def stage_untrusted_reasons(stage: StageResult, min_samples: int = MIN_SAMPLES) 
         shown = f", max {cpu:.0%} of a core" if cpu is not None else ""
         reasons.append(f"generator CPU saturated ({', '.join(stage.generator_saturated)}{shown})")
     if stage.samples < min_samples:
-        reasons.append(f"too few samples ({stage.samples} journeys in the steady window, need {min_samples})")
+        reasons.append(f"too few samples ({stage.samples} journeys, need {min_samples})")
     return reasons
 
 

@@ -416,6 +416,50 @@ def login(server: IdpServer, index: int, nonce: str = "n-1") -> Login:
     return Login(q["code"], q["state"], verifier, pids[-1], pids)
 
 
+@contextmanager
+def worker_connections(server: IdpServer, attempts: int = 200) -> Iterator[dict[int, httpx.Client]]:
+    """One open keep-alive connection to each worker process, so a test can choose the worker.
+
+    The kernel hands each new connection to one worker; connections are opened until every worker
+    holds one (bounded by *attempts*), and the spares are closed.
+    """
+    wanted = set(server.worker_pids())
+    held: dict[int, httpx.Client] = {}
+    try:
+        for _ in range(attempts):
+            if set(held) == wanted:
+                break
+            http = server.client()
+            pid = server.serving_pid(http.get("/health"))
+            if pid in held:
+                http.close()
+            else:
+                held[pid] = http
+        assert set(held) == wanted, f"could not reach every worker in {attempts} connections: {sorted(held)}"
+        yield held
+    finally:
+        for http in held.values():
+            http.close()
+
+
+def redeem_data(server: IdpServer, lg: Login) -> dict[str, str]:
+    return dict(
+        server.dev_client.auth_params(server.token_endpoint),
+        grant_type="authorization_code",
+        code=lg.code,
+        redirect_uri=server.callback,
+        code_verifier=lg.verifier,
+    )
+
+
+def refresh_data(server: IdpServer, refresh_token: str) -> dict[str, str]:
+    return dict(
+        server.dev_client.auth_params(server.token_endpoint),
+        grant_type="refresh_token",
+        refresh_token=refresh_token,
+    )
+
+
 def redeem(server: IdpServer, lg: Login) -> tuple[httpx.Response, int]:
     """The code grant for *lg*, on a new connection."""
     data = dict(
