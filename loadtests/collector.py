@@ -157,6 +157,8 @@ class Collector:
             s = self.aggregate.stages.get(i, stats.StageStats())
             out["stage"] = {
                 "index": i,
+                "count": len(self.plan.stages),
+                "elapsed_s": t - self.plan.schedule.start_of(i) if t is not None else 0.0,
                 "name": stage.name,
                 "population": stage.population,
                 "target_rate": stage.target_rate,

@@ -27,8 +27,8 @@ class StepSlo:
 class SloGates:
     """What a run must meet. Journey latency is from the intended start (open model)."""
 
-    p95_ms: float = 1000.0
-    p99_ms: float = 2500.0
+    p95_ms: float = 800.0  # the same defaults as the report's (reports.capacity.Slo)
+    p99_ms: float = 2000.0
     error_rate: float = 0.01
     min_achieved_ratio: float = 0.98  # achieved journey starts / offered, per stage
     steps: dict[str, StepSlo] = field(default_factory=dict)
@@ -45,6 +45,15 @@ class SloGates:
             steps[name] = StepSlo(**{k: float(v) for k, v in values.items()})
         base = {k: float(v) for k, v in data.items() if k != "steps"}
         return cls(**base, steps=steps)
+
+    def report_slo(self) -> dict[str, float]:
+        """The SLO in the report's terms (reports.capacity.Slo field names), for run.json."""
+        return {
+            "p95_ms": self.p95_ms,
+            "p99_ms": self.p99_ms,
+            "max_error_rate": self.error_rate,
+            "min_achieved_ratio": self.min_achieved_ratio,
+        }
 
     def to_dict(self) -> dict[str, Any]:
         return {

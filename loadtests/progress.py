@@ -60,7 +60,7 @@ class Progress:
     def _figures(self, status: dict[str, Any]) -> dict[str, str]:
         stage = status.get("stage") or {}
         counts = stage.get("counts", {})
-        elapsed = max(float(stage.get("elapsed_s") or 0.0), 1e-6)
+        elapsed = float(stage.get("elapsed_s") or 0.0)
         started = counts.get("started", 0) - counts.get("started:refresh", 0)
         p95 = stage.get("journey_p95_ms")
         gens = [v for v in (status.get("generator_cpu") or {}).values() if v is not None]
@@ -71,7 +71,7 @@ class Progress:
             else "starting",
             "population": format_population(int(stage["population"])) if stage else "-",
             "target": f"{stage.get('target_rate', 0):.1f}/s" if stage else "-",
-            "achieved": f"{started / elapsed:.1f}/s" if stage else "-",
+            "achieved": f"{started / elapsed:.1f}/s" if stage and elapsed >= 1.0 else "-",
             "p95": f"{p95:.0f} ms" if p95 is not None else "-",
             "errors": str(counts.get("failed", 0)),
             "dropped": str(counts.get("dropped", 0)),

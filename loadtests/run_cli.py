@@ -51,8 +51,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument("--results", help="folder for run folders (default results)")
     p.add_argument("--config", help="loginload.toml or pyproject.toml (default: found in the current folder)")
-    p.add_argument("--slo-p95-ms", type=float, help="journey p95 gate (default 1000)")
-    p.add_argument("--slo-p99-ms", type=float, help="journey p99 gate (default 2500)")
+    p.add_argument("--slo-p95-ms", type=float, help="journey p95 gate (default 800)")
+    p.add_argument("--slo-p99-ms", type=float, help="journey p99 gate (default 2000)")
     p.add_argument("--slo-error-rate", type=float, help="error-rate gate (default 0.01)")
     p.add_argument("--slo-min-achieved", type=float, help="achieved/offered gate (default 0.98)")
     p.add_argument("--no-progress", action="store_true", help="no live progress on the terminal")
@@ -125,12 +125,13 @@ def _slo(args: argparse.Namespace, config: ProjectConfig) -> SloGates:
 def _prepare(args: argparse.Namespace, smoke: bool) -> tuple[RunOptions, SloGates]:
     config = load_project_config(Path("."), args.config)
     section = config.smoke if smoke else config.run
-    return _options(args, config, section, smoke), _slo(args, config)
+    opts, slo = _options(args, config, section, smoke), _slo(args, config)
+    opts.slo = slo.report_slo()
+    return opts, slo
 
 
 def _build_report(run_dir: Path, slo: SloGates) -> dict[str, Any] | None:
     from reports.build import build_report
-
     from reports.capacity import Slo
 
     try:

@@ -68,6 +68,7 @@ class RunOptions:
     workload: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
     label: str = ""
+    slo: dict[str, float] = field(default_factory=dict)  # recorded in run.json for `loginload report`
 
     def generator_count(self) -> int:
         return self.generators or max(1, (os.cpu_count() or 2))
@@ -270,8 +271,9 @@ class Runner:
             "ended_at": time.time(),
             "interrupted": self.stop_reason is not None,
             "crashed_generators": self.crashed,
+            "slo": o.slo,
             "notes": self.notes,
-            "options": {k: v for k, v in vars(o).items() if k not in ("workload",)},
+            "options": {k: v for k, v in vars(o).items() if k not in ("workload", "slo")},
         }
         write_atomic(self.dir / "run.json", json.dumps(data, indent=2, default=str))
 

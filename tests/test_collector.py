@@ -4,6 +4,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from loadtests import stats
 from loadtests.collector import Collector
 from loadtests.plan_config import RunPlan
@@ -65,3 +67,20 @@ def test_write_is_atomic_and_complete(tmp_path: Path) -> None:
     assert doc["stages"][0]["latency"]["journey"]["count"] == 50
     assert doc["series"][0]["started"] == 50
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_status_feeds_the_progress_line(tmp_path: Path) -> None:
+    from loadtests.progress import Progress
+
+    c = _collector(tmp_path)
+    rec = stats.Recorder()
+    _stage(rec, 1, 0.02, n=30)
+    c.add("g", rec.drain())
+    c.t0 = time.time() - 3.0  # 1 s into the second 2-second stair
+    status = c.status()
+    assert status["stage"]["index"] == 1 and status["stage"]["count"] == 3
+    assert 0.9 < status["stage"]["elapsed_s"] < 1.5
+    line = Progress(tmp_path / "status.json", enabled=False).line(status)
+    assert "stage: 2/3 20/s" in line
+    achieved = float(line.split("achieved: ")[1].split("/s")[0])
+    assert achieved == pytest.approx(30 / status["stage"]["elapsed_s"], rel=0.2)
