@@ -55,7 +55,7 @@ class Progress:
             self.live.update(self._render(status))
         elif time.monotonic() - self._last_line >= 5.0:
             self._last_line = time.monotonic()
-            self.console.print(self.line(status), highlight=False)
+            self.console.print(self.line(status), highlight=False, soft_wrap=True)
 
     def _figures(self, status: dict[str, Any]) -> dict[str, str]:
         stage = status.get("stage") or {}
