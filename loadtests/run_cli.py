@@ -208,13 +208,12 @@ def _smoke_summary(gates: list[Gate], run_dir: Path, junit: Path) -> str:
 
 
 def _print_headline(run_dir: Path) -> None:
+    """The report's answer, in its own sentences, and whether its numbers can be trusted."""
     path = run_dir / "summary.json"
     if not path.exists():
         return
-    summary = json.loads(path.read_text())
-    headline = summary.get("headline")
-    if isinstance(headline, str):
-        print(headline)
-    elif isinstance(headline, dict):
-        for k, v in headline.items():
-            print(f"  {k}: {v}")
+    headline = json.loads(path.read_text()).get("headline", {})
+    for sentence in headline.get("answer", []):
+        print(f"  {sentence}")
+    if headline.get("trustworthy") is False:
+        print("  Not every number can be trusted: see the warnings at the top of the report.")
