@@ -11,9 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from reports.build import build_report
-from reports.compare import compare_runs
-from reports.run import RunFolderError
+# reports.run (numpy), reports.build and reports.compare pull in matplotlib and scipy (~1 s, ~80 MiB): imported only by
+# the commands that draw, so `loginload idp` and the load generators stay light.
 
 EXIT_OK, EXIT_WORSE, EXIT_USAGE, EXIT_IO = 0, 1, 2, 3
 
@@ -80,6 +79,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run_report(args: argparse.Namespace) -> int:
+    from reports.build import build_report
+    from reports.run import RunFolderError
+
     try:
         summary = build_report(args.run_dir, slo_overrides=slo_overrides(args))
     except RunFolderError as exc:
@@ -95,6 +97,9 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def run_compare(args: argparse.Namespace) -> int:
+    from reports.compare import compare_runs
+    from reports.run import RunFolderError
+
     out = args.out or args.run_b / f"compare-{args.run_a.resolve().name}"
     try:
         result = compare_runs(args.run_a, args.run_b, out, slo_overrides=slo_overrides(args))
