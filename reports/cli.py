@@ -11,8 +11,8 @@ import argparse
 import sys
 from pathlib import Path
 
-# reports.run (numpy), reports.build and reports.compare pull in matplotlib and scipy (~1 s, ~80 MiB): imported only by
-# the commands that draw, so `loginload idp` and the load generators stay light.
+# reports.run (numpy), reports.build and reports.compare (matplotlib, scipy: ~1 s, ~80 MiB) are
+# imported only by the commands that use them, so `loginload idp` and the generators stay light.
 
 EXIT_OK, EXIT_WORSE, EXIT_USAGE, EXIT_IO = 0, 1, 2, 3
 
