@@ -44,9 +44,12 @@ class Collector:
         self.series: list[dict[str, Any]] = []  # one point per write: the run as a time series
         self._window = stats.new_histogram()  # journey latency since the last series point
         self._totals: dict[str, int] = {}
+        self._results: dict[int, dict[str, Any]] = {}  # finished stages' results, until new data comes
+        self._dirty: set[int] = set()
 
     def add(self, generator: str, payload: dict[str, Any]) -> None:
         self.aggregate.add(generator, payload)
+        self._dirty.update(int(k) for k in payload.get("stages", {}))
         for stage_payload in payload.get("stages", {}).values():
             for k in (stats.OFFERED, stats.STARTED, stats.COMPLETED, stats.FAILED, stats.DROPPED):
                 self._totals[k] = self._totals.get(k, 0) + int(stage_payload.get("counts", {}).get(k, 0))
@@ -106,6 +109,17 @@ class Collector:
         return start, start + self.plan.stages[index].duration_s
 
     def stage_result(self, index: int) -> dict[str, Any]:
+        """A stage's figures; once the stage is over and quiet, computed once, not every write."""
+        cached = self._results.get(index)
+        over = self.t0 is not None and time.time() > self.stage_window(index)[1] + 5.0
+        if cached is not None and over and index not in self._dirty:
+            return cached
+        result = self._stage_result(index)
+        self._results[index] = result
+        self._dirty.discard(index)
+        return result
+
+    def _stage_result(self, index: int) -> dict[str, Any]:
         stage = self.plan.stages[index]
         s = self.aggregate.stages.get(index, stats.StageStats())
         start, end = self.stage_window(index)

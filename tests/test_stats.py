@@ -183,3 +183,20 @@ def test_stage_stats_payload_round_trip() -> None:
     copy.add_payload(original.to_payload())
     assert copy.counts[OFFERED] == 8
     assert copy.hists["sign_in"].get_total_count() == 8
+
+
+def test_summarise_equals_hdrhistograms_own_walks() -> None:
+    import random
+
+    from loadtests.stats import PERCENTILES, new_histogram, summarise
+
+    rng = random.Random(5)
+    h = new_histogram()
+    for _ in range(20_000):
+        h.record_value(int(rng.lognormvariate(9, 1.2)))
+    got = summarise(h)
+    assert got["count"] == h.get_total_count() == 20_000
+    assert got["mean_ms"] == h.get_mean_value() / 1000
+    assert got["max_ms"] == h.get_max_value() / 1000
+    for p in PERCENTILES:
+        assert got[f"p{p:g}_ms"] == h.get_value_at_percentile(p) / 1000, p
