@@ -115,6 +115,8 @@ def main() -> int:
         if steady:
             first, last, peak = (v / 2**20 for v in (steady[0], steady[-1], max(steady)))
             print(f"A  generator RSS: first {first:.1f} MiB, last {last:.1f} MiB, max {peak:.1f} MiB")
+            marks = [(t, r) for t, r in rss if t > 10][:: max(1, len(rss) // 8)]
+            print("   RSS over time: " + ", ".join(f"{t:.0f}s {r / 2**20:.0f} MiB" for t, r in marks))
         workload = tmp / "full-login.toml"
         mix = "\n".join(
             f"{k} = {1.0 if k == 'full_login' else 0.0}"

@@ -71,9 +71,10 @@ class Session:
 class SharedState:
     """Per generator process: active sessions for follow-on refreshes, remembered devices' cookies."""
 
-    sessions: deque[Session] = field(default_factory=lambda: deque(maxlen=20_000))
+    # Both bounded, so a generator's memory stops growing once they are full, however long it runs.
+    sessions: deque[Session] = field(default_factory=lambda: deque(maxlen=10_000))
     devices: OrderedDict[int, list[Any]] = field(default_factory=OrderedDict)
-    max_devices: int = 20_000
+    max_devices: int = 1_024  # returning citizens are drawn from the most recent 256
 
     def remember(self, index: int, cookies: list[Any]) -> None:
         self.devices[index] = cookies
