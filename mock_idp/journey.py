@@ -7,7 +7,9 @@ one journey (failure counts, remembered devices, consents, uplifts) is in the sh
 
 from __future__ import annotations
 
+import functools
 import secrets
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlencode
 
@@ -46,6 +48,34 @@ def _seal_flow(ctx: Context, data: dict[str, Any], stage: str) -> str:
     return ctx.sealer.seal(FLOW, {**data, "stage": stage}, ctx.settings.lifetimes.flow)
 
 
+StepHandler = Callable[[Context, Request, dict[str, str], dict[str, Any]], Response]
+
+
+def journey_step(stage: str) -> Callable[[StepHandler], Callable[[Context, Request], Response]]:
+    """Parse the form and open its sealed journey state for *stage*; a bad form or state (raised as
+    FlowError or InvalidRequest anywhere in the step) is a 400 page, never a redirect."""
+
+    def wrap(fn: StepHandler) -> Callable[[Context, Request], Response]:
+        @functools.wraps(fn)
+        def handler(ctx: Context, req: Request) -> Response:
+            try:
+                p = req.params()
+                return fn(ctx, req, p, _flow(ctx, p, stage))
+            except (FlowError, InvalidRequest) as exc:
+                return _journey_error(exc)
+
+        return handler
+
+    return wrap
+
+
+def _flow_citizen(ctx: Context, data: dict[str, Any]) -> Citizen:
+    citizen = ctx.directory.get(int(data["i"]))
+    if citizen is None:
+        raise FlowError("citizen no longer exists")
+    return citizen
+
+
 def _journey_error(exc: Exception) -> Response:
     return html_response(pages.error_page("invalid_request", str(exc)), 400)
 
@@ -77,12 +107,8 @@ def _mask(mobile: str) -> str:
     return "*" * (len(mobile) - 3) + mobile[-3:]
 
 
-def sign_in(ctx: Context, req: Request) -> Response:
-    try:
-        p = req.params()
-        data = _flow(ctx, p, "sign-in")
-    except (FlowError, InvalidRequest) as exc:
-        return _journey_error(exc)
+@journey_step("sign-in")
+def sign_in(ctx: Context, req: Request, p: dict[str, str], data: dict[str, Any]) -> Response:
     flow = p["flow"]
     email, password = p.get("email", ""), p.get("password", "")
     index = ctx.directory.find(email)
@@ -124,15 +150,9 @@ def _remembered(ctx: Context, req: Request, index: int) -> bool:
     return device.get("i") == index and ctx.store.get(DEVICE_NS, str(device.get("d"))) == str(index)
 
 
-def sms_code(ctx: Context, req: Request) -> Response:
-    try:
-        p = req.params()
-        data = _flow(ctx, p, "sms")
-    except (FlowError, InvalidRequest) as exc:
-        return _journey_error(exc)
-    citizen = ctx.directory.get(int(data["i"]))
-    if citizen is None:
-        return _journey_error(FlowError("citizen no longer exists"))
+@journey_step("sms")
+def sms_code(ctx: Context, req: Request, p: dict[str, str], data: dict[str, Any]) -> Response:
+    citizen = _flow_citizen(ctx, data)
     failures = _failures(ctx, citizen.index)
     if failures >= ctx.settings.lockout_threshold:
         return _locked_page(p["flow"], citizen.phone_number)
@@ -158,33 +178,21 @@ def sms_code(ctx: Context, req: Request) -> Response:
     return response
 
 
-def uplift(ctx: Context, req: Request) -> Response:
-    try:
-        p = req.params()
-        data = _flow(ctx, p, "uplift")
-    except (FlowError, InvalidRequest) as exc:
-        return _journey_error(exc)
+@journey_step("uplift")
+def uplift(ctx: Context, req: Request, p: dict[str, str], data: dict[str, Any]) -> Response:
     ctx.directory.raise_level(int(data["i"]), data["target"])
-    citizen = ctx.directory.get(int(data["i"]))
-    if citizen is None:
-        return _journey_error(FlowError("citizen no longer exists"))
+    citizen = _flow_citizen(ctx, data)
     return complete(ctx, req, data, citizen, data["cr"])
 
 
-def consent(ctx: Context, req: Request) -> Response:
-    try:
-        p = req.params()
-        data = _flow(ctx, p, "consent")
-    except (FlowError, InvalidRequest) as exc:
-        return _journey_error(exc)
+@journey_step("consent")
+def consent(ctx: Context, req: Request, p: dict[str, str], data: dict[str, Any]) -> Response:
     auth = AuthRequest.from_flow(data)
     if p.get("decision") != "allow":
         ctx.metrics.error(AccessDenied.error)
         return error_redirect(auth.redirect_uri, auth.state, AccessDenied("the citizen did not consent"))
     ctx.store.set(CONSENT_NS, f"{data['i']}:{auth.client_id}", " ".join(auth.scopes), 365 * 24 * 3600.0)
-    citizen = ctx.directory.get(int(data["i"]))
-    if citizen is None:
-        return _journey_error(FlowError("citizen no longer exists"))
+    citizen = _flow_citizen(ctx, data)
     return complete(ctx, req, data, citizen, data["cr"])
 
 
