@@ -29,8 +29,9 @@ def write_atomic(path: Path, data: str) -> None:
 
 
 class Collector:
-    def __init__(self, plan: RunPlan, out_dir: str, options: dict[str, Any]) -> None:
+    def __init__(self, plan: RunPlan, out_dir: str, options: dict[str, Any], run_id: str = "") -> None:
         self.plan = plan
+        self.run_id = run_id
         self.out = Path(out_dir) if out_dir else None
         if self.out:
             self.out.mkdir(parents=True, exist_ok=True)
@@ -48,6 +49,8 @@ class Collector:
         self._dirty: set[int] = set()
 
     def add(self, generator: str, payload: dict[str, Any]) -> None:
+        if payload.get("run", self.run_id) != self.run_id:
+            return  # a late report from an earlier run (the web UI can start several)
         self.aggregate.add(generator, payload)
         self._dirty.update(int(k) for k in payload.get("stages", {}))
         for stage_payload in payload.get("stages", {}).values():
@@ -151,6 +154,7 @@ class Collector:
             "stopped": self.stopped,
             "written_at": time.time(),
             "t0": self.t0,
+            "run_id": self.run_id,
             "shape": self.plan.shape,
             "workload": self.plan.model.to_dict(),
             "options": self.options,

@@ -44,6 +44,7 @@ class Generator:
     plan: RunPlan
     opts: Any
     allowed: frozenset[str]
+    run_id: str = ""
     recorder: stats.Recorder = field(default_factory=stats.Recorder)
     queue: Queue = field(default_factory=Queue)
     shared: SharedState = field(default_factory=SharedState)

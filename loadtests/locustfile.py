@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import uuid
 from typing import Any
 
 import gevent
@@ -56,12 +57,9 @@ def _init(environment: Any, **_: Any) -> None:
     if opts is None:
         return
     runner = environment.runner
-    P.plan = plan_from_options(opts)
+    P.plan = plan_from_options(opts)  # bad options fail here, at start-up, with one clear message
     if isinstance(runner, MasterRunner | LocalRunner):
         check_target(_host(environment), allowed_hosts(opts.ll_allow))
-        P.collector = Collector(
-            P.plan, opts.ll_out, {k: v for k, v in vars(opts).items() if k.startswith("ll_")}
-        )
     if isinstance(runner, MasterRunner):
         runner.register_message(REPORT, lambda msg, **kw: _on_report(msg.node_id, msg.data))
     if isinstance(runner, WorkerRunner):
@@ -73,23 +71,34 @@ def _on_report(generator: str, payload: dict[str, Any]) -> None:
         P.collector.add(generator, payload)
 
 
+def _ll_options(opts: Any) -> dict[str, Any]:
+    return {k: v for k, v in vars(opts).items() if k.startswith("ll_")}
+
+
 @events.test_start.add_listener
 def _test_start(environment: Any, **_: Any) -> None:
+    """Each start (headless, or the web UI's button) is a new run: the plan is built from the options
+    as they are now (the web UI can edit them) and sent to every generator with a new run id."""
     runner = environment.runner
-    if not isinstance(runner, MasterRunner | LocalRunner) or P.collector is None:
+    if not isinstance(runner, MasterRunner | LocalRunner):
         return
+    opts = environment.parsed_options
+    check_target(_host(environment), allowed_hosts(opts.ll_allow))
+    P.plan = plan_from_options(opts)
+    collector = Collector(P.plan, opts.ll_out, _ll_options(opts), run_id=uuid.uuid4().hex[:12])
+    P.collector = collector
     t0 = time.time() + LEAD_IN_S
-    P.collector.t0 = t0
+    collector.t0 = t0
+    base = {"t0": t0, "host": _host(environment), "run": collector.run_id, "options": _ll_options(opts)}
     if isinstance(runner, MasterRunner):
         ids = sorted(runner.clients.keys())
         for i, client_id in enumerate(ids):
-            P.collector.generators[client_id] = i
-            data = {"t0": t0, "index": i, "count": len(ids), "host": _host(environment)}
-            runner.send_message(START, data, client_id=client_id)
+            collector.generators[client_id] = i
+            runner.send_message(START, {**base, "index": i, "count": len(ids)}, client_id=client_id)
     else:
-        P.collector.generators["local"] = 0
-        _start_generator(environment, {"t0": t0, "index": 0, "count": 1, "host": _host(environment)})
-    gevent.spawn(_write_loop)
+        collector.generators["local"] = 0
+        _start_generator(environment, {**base, "index": 0, "count": 1})
+    gevent.spawn(_write_loop, collector)
 
 
 def _host(environment: Any) -> str:
@@ -97,11 +106,11 @@ def _host(environment: Any) -> str:
     return str(environment.host or (opts.host if opts else "") or Citizen.host)
 
 
-def _write_loop() -> None:
-    while P.collector is not None:
+def _write_loop(collector: Collector) -> None:
+    while P.collector is collector:  # a new run's collector ends this loop
         try:
-            P.collector.sample()
-            P.collector.write()
+            collector.sample()
+            collector.write()
         except OSError as exc:
             log.error("loginload: cannot write results: %s", exc)
         gevent.sleep(2.0)
@@ -109,8 +118,10 @@ def _write_loop() -> None:
 
 def _start_generator(environment: Any, data: dict[str, Any]) -> None:
     opts = environment.parsed_options
-    assert P.plan is not None
-    gen = Generator(P.plan, opts, allowed_hosts(opts.ll_allow))
+    for key, value in data.get("options", {}).items():  # the master's options, as the run started
+        setattr(opts, key, value)
+    P.plan = plan_from_options(opts)
+    gen = Generator(P.plan, opts, allowed_hosts(opts.ll_allow), run_id=str(data.get("run", "")))
     P.generator, P.t0 = gen, float(data["t0"])
     host = data.get("host") or _host(environment)
     try:
@@ -128,6 +139,7 @@ def _report_loop(environment: Any, gen: Generator) -> None:
         finished = gen.finished
         payload = gen.recorder.drain()
         payload["done"] = finished
+        payload["run"] = gen.run_id
         if isinstance(runner, WorkerRunner):
             runner.send_message(REPORT, payload)
         elif P.collector is not None:

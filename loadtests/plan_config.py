@@ -32,8 +32,9 @@ def plan_from_options(opts: Any) -> RunPlan:
         raise ValueError(
             "journey_mix.registration must be 0: the journeys do not walk registration pages yet"
         )
-    shape_opts: dict[str, Any] = {"scale": opts.ll_scale}
-    stage_s = opts.ll_stage_s  # None: each shape's own default
+    shape_opts: dict[str, Any] = {"scale": float(opts.ll_scale)}
+    # None: each shape's own default; Locust's web UI hands back options without a default as strings
+    stage_s = float(opts.ll_stage_s) if opts.ll_stage_s not in (None, "") else None
     if opts.ll_shape in ("ramp", "capacity") and stage_s is not None:
         shape_opts["stage_s"] = stage_s
     if opts.ll_shape == "ramp" and opts.ll_tiers:
