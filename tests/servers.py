@@ -28,9 +28,9 @@ from typing import Any
 import httpx
 import redis
 
-from loadtests.oidc_client import ClientRegistration, parse_page, pkce_pair, query_of
+from loadtests.oidc_client import ClientRegistration, Form, parse_page, pkce_pair, query_of
 from mock_idp.clients import dev_client_path
-from mock_idp.population import citizen
+from mock_idp.population import Citizen, citizen
 
 LOOPBACK = "127.0.0.1"
 READY_DEADLINE = 20.0
@@ -377,6 +377,18 @@ class Login:
     pids: list[int]  # pid per request of the journey, in order
 
 
+def form_answers(form: Form, c: Citizen) -> dict[str, str]:
+    """What citizen *c* types into one of the journey's forms (sign-in, SMS code, consent)."""
+    data = dict(form.fields)
+    if "email" in form.inputs:
+        data.update(email=c.email, password=c.password)
+    elif "otp_code" in form.inputs:
+        data["otp_code"] = c.sms_code
+    elif "decision" in form.buttons:
+        data["decision"] = "allow"
+    return data
+
+
 def login(server: IdpServer, index: int, nonce: str = "n-1") -> Login:
     """Walk citizen *index* through authorize, sign-in, SMS code (uplift, consent): each step on a new
     connection, so the steps land on whichever workers the kernel hands the connections to."""
@@ -401,14 +413,7 @@ def login(server: IdpServer, index: int, nonce: str = "n-1") -> Login:
         page = parse_page(r.text)
         form = page.forms[0] if page.forms else None
         assert form is not None, f"no form on page: {r.text[:300]}"
-        data = dict(form.fields)
-        if "email" in form.inputs:
-            data.update(email=c.email, password=c.password)
-        elif "otp_code" in form.inputs:
-            data["otp_code"] = c.sms_code
-        elif "decision" in form.buttons:
-            data["decision"] = "allow"
-        r, pid = server.request("POST", form.action, data=data)
+        r, pid = server.request("POST", form.action, data=form_answers(form, c))
         pids.append(pid)
     assert r.status_code == 302, f"journey did not end in a redirect: {r.status_code} {r.text[:400]}"
     q = query_of(r.headers["location"])

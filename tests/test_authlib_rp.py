@@ -29,7 +29,7 @@ from joserfc.jwk import KeySet, RSAKey
 
 from loadtests.oidc_client import parse_page, query_of
 from mock_idp.population import citizen
-from tests.servers import HTTP_TIMEOUT, IdpServer, running_idp
+from tests.servers import HTTP_TIMEOUT, IdpServer, form_answers, running_idp
 
 pytestmark = pytest.mark.server
 
@@ -89,14 +89,7 @@ def browser_signs_in(server: IdpServer, url: str, index: int) -> str:
             if r.status_code != 200:
                 break
             form = parse_page(r.text).forms[0]
-            data = dict(form.fields)
-            if "email" in form.inputs:
-                data.update(email=c.email, password=c.password)
-            elif "otp_code" in form.inputs:
-                data["otp_code"] = c.sms_code
-            elif "decision" in form.buttons:
-                data["decision"] = "allow"
-            r = browser.post(httpx.URL(url).join(form.action), data=data)
+            r = browser.post(httpx.URL(url).join(form.action), data=form_answers(form, c))
     assert r.status_code == 302, f"{r.status_code} {r.text[:300]}"
     location: str = r.headers["location"]
     return location
