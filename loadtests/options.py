@@ -159,9 +159,9 @@ def add_options(parser: Any) -> None:
         "--capacity-p95-ms",
         dest="ll_cap_p95",
         type=float,
-        default=1000.0,
+        default=800.0,
         env_var="LOGINLOAD_CAPACITY_P95_MS",
-        help="capacity shape: stop at the first stair whose journey p95 exceeds this (default 1000)",
+        help="capacity shape: stop at the first stair whose journey p95 exceeds this (default 800)",
     )
     g.add_argument(
         "--capacity-error-rate",
