@@ -40,6 +40,7 @@ class Collector:
         self.t0: float | None = None
         self.generators: dict[str, int] = {}  # generator id -> index
         self.done: set[str] = set()
+        self.lost: set[str] = set()
         self.notes: list[str] = []
         self.stopped: str | None = None  # why the run ended before its schedule did (capacity shape)
         self.series: list[dict[str, Any]] = []  # one point per write: the run as a time series
@@ -79,7 +80,16 @@ class Collector:
         )
 
     def all_done(self) -> bool:
-        return bool(self.generators) and set(self.generators) <= self.done
+        """Every generator has sent its last measurements, or is known to be gone."""
+        return bool(self.generators) and set(self.generators) <= self.done | self.lost
+
+    def mark_lost(self, generators: set[str]) -> None:
+        """Generators the master no longer hears from (crashed, killed, cut off): the run goes on."""
+        for g in sorted(generators - self.lost - self.done):
+            self.lost.add(g)
+            self.notes.append(
+                f"generator {g} stopped reporting during the run; its share of arrivals is missing"
+            )
 
     def capacity_breach(self, p95_ms: float, error_rate: float, min_achieved: float) -> str | None:
         """For the capacity shape: the first finished stage that broke the SLO, described; else None.
@@ -160,6 +170,7 @@ class Collector:
             "options": self.options,
             "generators": sorted(self.generators),
             "generators_done": sorted(self.done),
+            "generators_lost": sorted(self.lost),
             "notes": self.notes,
             "series": self.series,
             "stages": [self.stage_result(i) for i in range(len(self.plan.stages))],

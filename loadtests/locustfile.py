@@ -198,6 +198,14 @@ class OpenModelShape(LoadTestShape):
         generators = runner.worker_count if isinstance(runner, MasterRunner) else 1
         elapsed = self.get_run_time()
         end = LEAD_IN_S + P.plan.schedule.total_s
+        if isinstance(runner, MasterRunner) and P.collector is not None:
+            P.collector.mark_lost(
+                {
+                    g
+                    for g in P.collector.generators
+                    if g not in runner.clients or runner.clients[g].state == "missing"
+                }
+            )
         if P.plan.shape == "capacity" and P.collector is not None:
             breach = P.collector.capacity_breach(opts.ll_cap_p95, opts.ll_cap_errors, opts.ll_cap_achieved)
             if breach:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
@@ -100,3 +101,64 @@ def test_sigint_during_a_run_leaves_a_valid_partial_report(tmp_path: Path) -> No
     assert 1 <= len(measured) < len(doc["stages"])
     assert (run / "index.html").exists() and (run / "summary.json").exists()
     assert not list(run.glob(".*.tmp")), "a temporary file was left behind"
+
+
+def _worker_pids(root: int) -> list[int]:
+    from loadtests.processes import tree
+
+    found = []
+    for pid in tree(root):
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"locust" in cmd and b"--worker" in cmd:
+            found.append(pid)
+    return found
+
+
+def test_a_crashed_generator_is_noted_and_the_run_still_reports(tmp_path: Path) -> None:
+    cmd = [
+        *loginload_command(),
+        "run",
+        "--tiers",
+        "1m,2.5m",
+        "--stage-seconds",
+        "6",
+        "--generators",
+        "2",
+        "--pool",
+        "20",
+        "--no-progress",
+        "--results",
+        "results",
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 60
+        workers: list[int] = []
+        while len(workers) < 2:  # both generators started (polled, bounded)
+            assert time.monotonic() < deadline, "the generators never started"
+            assert proc.poll() is None, proc.communicate()[1][-3000:]
+            workers = _worker_pids(proc.pid)
+            time.sleep(0.2)
+        status_files: list[Path] = []
+        while not status_files:  # the run is under way
+            assert time.monotonic() < deadline, "the run never started"
+            status_files = list((tmp_path / "results").glob("*/status.json"))
+            time.sleep(0.2)
+        os.kill(workers[0], signal.SIGKILL)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        stop_group(proc)
+    assert proc.returncode == 0, err[-3000:]
+    run = _run_dir(tmp_path / "results")
+    meta = json.loads((run / "run.json").read_text())
+    assert len(meta["crashed_generators"]) == 1, meta
+    doc = json.loads((run / "loadtest.json").read_text())
+    assert len(doc["generators_lost"]) == 1 and doc["finished"] is True
+    assert doc["stages"][-1]["counts"].get("completed", 0) > 0  # the other generator carried on
+    summary = json.loads((run / "summary.json").read_text())
+    assert "crash" in json.dumps(summary["trust"]).lower()
