@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from loadtests.shapes import Schedule, Stage
-from loadtests.workload import Journey, WorkloadModel
+from loadtests.workload import WorkloadModel
 
 REFRESH = "refresh"  # job kind for a follow-on token refresh (+ userinfo) of an active session
 PROCESSES = ("uniform", "poisson")
@@ -110,7 +110,3 @@ def _times(
         while t < end:
             yield t
             t += rng.expovariate(rate)
-
-
-def journey_kinds() -> list[str]:
-    return [j.value for j in Journey]

@@ -15,9 +15,8 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlencode, urljoin, urlsplit
+from urllib.parse import urlencode, urljoin
 
-from loadtests.arrivals import REFRESH
 from loadtests.citizens import Account
 from loadtests.oidc_client import (
     ClientRegistration,
@@ -302,11 +301,3 @@ def _json(r: Any, step: str) -> dict[str, Any]:
 
 def _other_code(code: str) -> str:
     return "000000" if code != "000000" else "111111"
-
-
-def job_kinds() -> tuple[str, ...]:
-    return (*(j.value for j in Journey), REFRESH)
-
-
-def host_of(url: str) -> str:
-    return urlsplit(url).netloc

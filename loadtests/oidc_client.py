@@ -19,7 +19,7 @@ from functools import lru_cache
 from html import unescape
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urljoin, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -96,10 +96,6 @@ def parse_page(html: str) -> Page:
             error = a["data-error"]
     title = _TITLE.search(html)
     return Page(forms, error, unescape(title.group(1)).strip() if title else "")
-
-
-def absolute(base_url: str, action: str) -> str:
-    return urljoin(base_url, action)
 
 
 def pkce_pair() -> tuple[str, str]:

@@ -12,7 +12,7 @@ from typing import Any
 
 from loadtests.plan import parse_population, parse_tiers
 from loadtests.shapes import Schedule, Stage, get_shape
-from loadtests.workload import Journey, WorkloadModel, model_from_toml
+from loadtests.workload import WorkloadModel, model_from_toml
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,3 @@ def plan_from_options(opts: Any) -> RunPlan:
             shape_opts["duration_s"] = stage_s
     stages = get_shape(opts.ll_shape, model, **shape_opts)
     return RunPlan(model, tuple(stages), opts.ll_shape)
-
-
-def journey_names() -> list[str]:
-    return [j.value for j in Journey]

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from loadtests.options import add_options
-from loadtests.plan_config import RunPlan, journey_names, plan_from_options
+from loadtests.plan_config import RunPlan, plan_from_options
 from loadtests.shapes import RAMP_TIERS
-from loadtests.workload import Journey, WorkloadModel
+from loadtests.workload import WorkloadModel
 
 MODEL = WorkloadModel()
 
@@ -138,7 +138,3 @@ def test_registration_in_the_mix_is_refused(tmp_path: Path) -> None:
 def test_a_missing_workload_config_is_a_value_error(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="cannot read config"):
         _plan("--workload-config", str(tmp_path / "missing.toml"))
-
-
-def test_journey_names() -> None:
-    assert journey_names() == [j.value for j in Journey]
