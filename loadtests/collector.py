@@ -59,7 +59,7 @@ class Collector:
                 self._totals[k] = self._totals.get(k, 0) + int(stage_payload.get("counts", {}).get(k, 0))
             encoded = stage_payload.get("hists", {}).get("journey")
             if encoded:
-                self._window.decode_and_add(encoded)
+                stats.add_encoded(self._window, encoded)
         if payload.get("done"):
             self.done.add(generator)
 
@@ -67,7 +67,7 @@ class Collector:
         """Append a time-series point: cumulative counts, window latency, generator CPU."""
         now = now if now is not None else time.time()
         window = stats.summarise(self._window)
-        self._window = stats.new_histogram()
+        stats.reset(self._window)
         self.series.append(
             {
                 "t": now - self.t0 if self.t0 else 0.0,
