@@ -111,11 +111,11 @@ def main() -> int:
             f" achieved {achieved:.2f} ({achieved / target - 1:+.2%}),"
         )
         print(f"   dropped {s['counts'].get('dropped', 0)}, failed {s['counts'].get('failed', 0)}")
-        steady = [r for t, r in rss if t > 10]
+        steady = [r for t, r in rss if t > 10 and r > 0]  # 0: sampled after the process ended
         if steady:
             first, last, peak = (v / 2**20 for v in (steady[0], steady[-1], max(steady)))
             print(f"A  generator RSS: first {first:.1f} MiB, last {last:.1f} MiB, max {peak:.1f} MiB")
-            marks = [(t, r) for t, r in rss if t > 10][:: max(1, len(rss) // 8)]
+            marks = [(t, r) for t, r in rss if t > 10 and r > 0][:: max(1, len(rss) // 8)]
             print("   RSS over time: " + ", ".join(f"{t:.0f}s {r / 2**20:.0f} MiB" for t, r in marks))
         workload = tmp / "full-login.toml"
         mix = "\n".join(
