@@ -389,7 +389,7 @@ def form_answers(form: Form, c: Citizen) -> dict[str, str]:
     return data
 
 
-def login(server: IdpServer, index: int, nonce: str = "n-1") -> Login:
+def login(server: IdpServer, index: int, nonce: str = "n-1", via: httpx.Client | None = None) -> Login:
     """Walk citizen *index* through authorize, sign-in, SMS code (uplift, consent): each step on a new
     connection, so the steps land on whichever workers the kernel hands the connections to."""
     c = citizen(index)
@@ -405,7 +405,14 @@ def login(server: IdpServer, index: int, nonce: str = "n-1") -> Login:
         "code_challenge": challenge,
         "code_challenge_method": "S256",
     }
-    r, pid = server.request("GET", "/authorize", params=params)
+
+    def send(method: str, path: str, **kw: Any) -> tuple[httpx.Response, int]:
+        if via is None:
+            return server.request(method, path, **kw)
+        response = via.request(method, path, **kw)
+        return response, server.serving_pid(response)
+
+    r, pid = send("GET", "/authorize", params=params)
     pids = [pid]
     for _ in range(6):
         if r.status_code != 200:
@@ -413,7 +420,7 @@ def login(server: IdpServer, index: int, nonce: str = "n-1") -> Login:
         page = parse_page(r.text)
         form = page.forms[0] if page.forms else None
         assert form is not None, f"no form on page: {r.text[:300]}"
-        r, pid = server.request("POST", form.action, data=form_answers(form, c))
+        r, pid = send("POST", form.action, data=form_answers(form, c))
         pids.append(pid)
     assert r.status_code == 302, f"journey did not end in a redirect: {r.status_code} {r.text[:400]}"
     q = query_of(r.headers["location"])
