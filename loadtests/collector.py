@@ -9,23 +9,16 @@ progress displays.
 from __future__ import annotations
 
 import json
-import os
-import secrets
 import time
 from pathlib import Path
 from typing import Any
 
 from loadtests import stats
 from loadtests.plan_config import RunPlan
+from reports import atomic
 
 SATURATED_CPU = 0.90
 FORMAT = "loginload-loadtest/1"
-
-
-def write_atomic(path: Path, data: str) -> None:
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    tmp.write_text(data)
-    os.replace(tmp, path)
 
 
 class Collector:
@@ -200,8 +193,8 @@ class Collector:
     def write(self) -> None:
         if self.out is None:
             return
-        write_atomic(self.out / "loadtest.json", json.dumps(self.document()))
-        write_atomic(self.out / "status.json", json.dumps(self.status()))
+        atomic.write_text(self.out / "loadtest.json", json.dumps(self.document()))
+        atomic.write_text(self.out / "status.json", json.dumps(self.status()))
 
 
 def _journeys(counts: dict[str, int], outcome: str) -> int:

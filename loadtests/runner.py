@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from loadtests.collector import write_atomic
 from loadtests.processes import Child, cpu_seconds, free_port, python_module, wait_http_ok
 from loadtests.progress import Progress
 from loadtests.safety import allowed_hosts, check_target
+from reports import atomic
 
 LOCUSTFILE = str(Path(__file__).with_name("locustfile.py"))
 HARNESS_FAILURE = 3
@@ -254,7 +254,7 @@ class Runner:
         t0 = doc.get("t0") or self.started_at
         if self.idp is not None:
             series = [{"t": p["at"] - t0, "cpu_share": p["cpu_share"]} for p in self.idp_series]
-            write_atomic(
+            atomic.write_text(
                 self.dir / "idp.json", json.dumps({"workers": self.opts.idp_workers, "series": series})
             )
         return doc
@@ -275,7 +275,7 @@ class Runner:
             "notes": self.notes,
             "options": {k: v for k, v in vars(o).items() if k not in ("workload", "slo")},
         }
-        write_atomic(self.dir / "run.json", json.dumps(data, indent=2, default=str))
+        atomic.write_text(self.dir / "run.json", json.dumps(data, indent=2, default=str))
 
 
 def _toml_table(name: str, values: dict[str, Any]) -> str:

@@ -1,4 +1,4 @@
-"""Write report files atomically: a reader (a browser, CI, ``compare``) never sees half a file.
+"""Write files atomically (reports, and the runner's loadtest.json/run.json): a reader never sees half a file.
 
 Each file is written to a hidden temporary name in the same folder, so ``os.replace`` is a rename on
 one filesystem (atomic on POSIX and Windows), and the temporary file is removed if writing fails.

@@ -8,11 +8,15 @@ import signal
 import subprocess
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from tests.servers import loginload_command, run_cli, stop_group
+
+T = TypeVar("T")
 
 pytestmark = [pytest.mark.server, pytest.mark.locust]
 SHORT = ["--tiers", "1m", "--stage-seconds", "4", "--generators", "1", "--pool", "20", "--no-progress"]
@@ -52,41 +56,56 @@ def test_a_non_loopback_target_is_refused_before_any_traffic(tmp_path: Path) -> 
     assert not (tmp_path / "results").exists()
 
 
-def test_sigint_during_a_run_leaves_a_valid_partial_report(tmp_path: Path) -> None:
+def _start_run(tmp_path: Path, tiers: str, generators: str) -> subprocess.Popen[str]:
+    """`loginload run` as a real process in its own group, short stages, results under tmp_path."""
     cmd = [
         *loginload_command(),
         "run",
         "--tiers",
-        "500k,1m,2.5m,5m",
+        tiers,
         "--stage-seconds",
         "6",
         "--generators",
-        "1",
+        generators,
         "--pool",
         "20",
         "--no-progress",
         "--results",
         "results",
     ]
-    proc = subprocess.Popen(
+    return subprocess.Popen(
         cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
+
+
+def _poll(proc: subprocess.Popen[str], deadline: float, what: str, check: Callable[[], T | None]) -> T:
+    """Poll *check* (bounded by *deadline*) while the run is alive; return its first truthy answer."""
+    while True:
+        found = check()
+        if found:
+            return found
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        assert proc.poll() is None, proc.communicate()[1][-3000:]
+        time.sleep(0.2)
+
+
+def _status(tmp_path: Path) -> dict[str, Any] | None:
+    files = list((tmp_path / "results").glob("*/status.json")) if (tmp_path / "results").exists() else []
     try:
-        deadline = time.monotonic() + 90
-        status = None
-        while time.monotonic() < deadline:  # wait until the second stage is running (polled, bounded)
-            files = (
-                list((tmp_path / "results").glob("*/status.json")) if (tmp_path / "results").exists() else []
-            )
-            if files:
-                try:
-                    status = json.loads(files[0].read_text())
-                except ValueError:
-                    status = None
-                if status and status.get("stage") and status["stage"]["index"] >= 1:
-                    break
-            assert proc.poll() is None, proc.communicate()[1][-3000:]
-            time.sleep(0.2)
+        return json.loads(files[0].read_text()) if files else None
+    except ValueError:  # replaced between the glob and the read
+        return None
+
+
+def test_sigint_during_a_run_leaves_a_valid_partial_report(tmp_path: Path) -> None:
+    proc = _start_run(tmp_path, "500k,1m,2.5m,5m", "1")
+    try:
+
+        def second_stage() -> dict[str, Any] | None:
+            status = _status(tmp_path)
+            return status if status and status.get("stage") and status["stage"]["index"] >= 1 else None
+
+        status = _poll(proc, time.monotonic() + 90, "the run's second stage", second_stage)
         assert status and status["stage"]["index"] >= 1, "the run never reached its second stage"
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=90)
@@ -118,37 +137,16 @@ def _worker_pids(root: int) -> list[int]:
 
 
 def test_a_crashed_generator_is_noted_and_the_run_still_reports(tmp_path: Path) -> None:
-    cmd = [
-        *loginload_command(),
-        "run",
-        "--tiers",
-        "1m,2.5m",
-        "--stage-seconds",
-        "6",
-        "--generators",
-        "2",
-        "--pool",
-        "20",
-        "--no-progress",
-        "--results",
-        "results",
-    ]
-    proc = subprocess.Popen(
-        cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
-    )
+    proc = _start_run(tmp_path, "1m,2.5m", "2")
     try:
         deadline = time.monotonic() + 60
-        workers: list[int] = []
-        while len(workers) < 2:  # both generators started (polled, bounded)
-            assert time.monotonic() < deadline, "the generators never started"
-            assert proc.poll() is None, proc.communicate()[1][-3000:]
+
+        def both_generators() -> list[int] | None:
             workers = _worker_pids(proc.pid)
-            time.sleep(0.2)
-        status_files: list[Path] = []
-        while not status_files:  # the run is under way
-            assert time.monotonic() < deadline, "the run never started"
-            status_files = list((tmp_path / "results").glob("*/status.json"))
-            time.sleep(0.2)
+            return workers if len(workers) >= 2 else None
+
+        workers = _poll(proc, deadline, "both generators", both_generators)
+        _poll(proc, deadline, "the run to start", lambda: _status(tmp_path))
         os.kill(workers[0], signal.SIGKILL)
         _, err = proc.communicate(timeout=120)
     finally:
