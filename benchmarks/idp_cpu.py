@@ -49,7 +49,15 @@ def free_port() -> int:
 
 
 class Server:
-    def __init__(self, state: Path, port: int, workers: int, population: str, core: str | None) -> None:
+    def __init__(
+        self,
+        state: Path,
+        port: int,
+        workers: int,
+        population: str,
+        core: str | None,
+        protocol: str = "inline",
+    ) -> None:
         cmd = [
             sys.executable,
             "-m",
@@ -63,6 +71,8 @@ class Server:
             str(state),
             "--population",
             population,
+            "--http",
+            protocol,
         ]
         if core is not None and shutil.which("taskset"):
             cmd = ["taskset", "-c", core, *cmd]
@@ -239,36 +249,48 @@ def signature_floor(n: int = 400) -> float:
 
 
 def measure_cpu(args: argparse.Namespace, tmp: Path) -> None:
-    port = free_port()
-    server = Server(tmp / "cpu", port, args.workers, "60m", "0")
+    """Rounds alternate between the protocols' servers, so a machine that gets busier mid-run
+    weighs on each alike and their ratio stays fair."""
+    servers: dict[str, tuple[Server, ClientRegistration]] = {}
+    rounds: dict[str, list[float]] = {p: [] for p in args.protocols}
+    busy: dict[str, list[float]] = {p: [] for p in args.protocols}
+    indexes = list(range(args.logins))
     try:
-        rp = ClientRegistration.from_dev_client(tmp / "cpu" / "dev-client.json", redirect_index=1)
-        warm = list(range(args.logins))
-        run_logins(port, rp, warm, args.threads, args.drivers)  # first visits: consent given, caches warm
-        rounds, busy = [], []
+        for proto in args.protocols:
+            port = free_port()
+            servers[proto] = (Server(tmp / proto, port, args.workers, "60m", "0", proto), _rp(tmp / proto))
+            run_logins(port, servers[proto][1], indexes, args.threads, args.drivers)  # consent given, warm
         for _ in range(args.rounds):
-            before, start = cpu_seconds(server.pid), time.monotonic()
-            run_logins(port, rp, warm, args.threads, args.drivers)
-            used = cpu_seconds(server.pid) - before
-            rounds.append(used / len(warm))
-            busy.append(used / (time.monotonic() - start))
+            for proto, (server, rp) in servers.items():
+                before, start = cpu_seconds(server.pid), time.monotonic()
+                run_logins(server.port, rp, indexes, args.threads, args.drivers)
+                used = cpu_seconds(server.pid) - before
+                rounds[proto].append(used / len(indexes))
+                busy[proto].append(used / (time.monotonic() - start))
     finally:
-        server.stop()
-    per_login = statistics.median(rounds)
+        for server, _ in servers.values():
+            server.stop()
     sig = signature_floor()
     floor = 2 * sig
     print(
-        f"server CPU per complete login : {per_login * 1000:.2f} ms  (median of {args.rounds} rounds of "
-        f"{args.logins} logins; rounds: {', '.join(f'{r * 1000:.2f}' for r in rounds)} ms)"
-    )
-    print(
         f"RS512 signature (2048-bit)    : {sig * 1000:.3f} ms -> floor for 2 signatures {floor * 1000:.2f} ms"
     )
-    print(f"ratio to the signature floor  : {per_login / floor:.2f}x  (target <= 2.0x)")
-    print(
-        f"server busy during the rounds : {statistics.median(busy):.0%} of a core "
-        f"({args.drivers} driver processes x {args.threads} connections)"
-    )
+    for proto in args.protocols:
+        per_login = statistics.median(rounds[proto])
+        print(
+            f"server CPU per complete login : {per_login * 1000:.2f} ms with --http {proto} "
+            f"(median of {args.rounds} rounds of {args.logins} logins: "
+            f"{', '.join(f'{r * 1000:.2f}' for r in rounds[proto])} ms)"
+        )
+        print(
+            f"  ratio to the signature floor: {per_login / floor:.2f}x (target <= 2.0x); server busy "
+            f"{statistics.median(busy[proto]):.0%} of a core "
+            f"({args.drivers} drivers x {args.threads} connections)"
+        )
+
+
+def _rp(state: Path) -> ClientRegistration:
+    return ClientRegistration.from_dev_client(state / "dev-client.json", redirect_index=1)
 
 
 def measure_memory(args: argparse.Namespace, tmp: Path) -> None:
@@ -299,6 +321,12 @@ def main() -> int:
     p.add_argument("--threads", type=int, default=4, help="connections per driver process")
     p.add_argument("--drivers", type=int, default=3, help="driver processes (all pinned to core 1)")
     p.add_argument("--workers", type=int, default=1, help="server worker processes")
+    p.add_argument(
+        "--protocols",
+        type=lambda t: t.split(","),
+        default=["inline"],
+        help="comma-separated --http values to measure side by side, e.g. inline,httptools",
+    )
     p.add_argument("--memory-logins", type=int, default=500)
     p.add_argument("--skip-memory", action="store_true")
     args = p.parse_args()

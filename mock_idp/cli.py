@@ -21,7 +21,7 @@ from mock_idp.keys import rotate
 from mock_idp.metrics import MULTIPROC_ENV
 from mock_idp.population import citizen
 from mock_idp.routes import AUTHORIZE, DISCOVERY
-from mock_idp.settings import ENV_VAR, Settings, load_config_file
+from mock_idp.settings import ENV_VAR, HTTP_PROTOCOLS, Settings, load_config_file
 
 # CLI flag -> Settings field (flags left unset do not override the config file)
 _FLAGS = (
@@ -39,6 +39,7 @@ _FLAGS = (
     "max_inflight",
     "shed_lag_ms",
     "returning_share",
+    "http",
 )
 
 
@@ -76,6 +77,12 @@ def register(subparsers: Any) -> None:
         help="share of citizens who used the services before: no consent page (default 0, a launch)",
     )
     p.add_argument("--access-log", action="store_true", help="log every request (slower)")
+    p.add_argument(
+        "--http",
+        choices=HTTP_PROTOCOLS,
+        help="uvicorn HTTP protocol: 'inline' runs each request without a task (default), "
+        "'httptools' is uvicorn's own",
+    )
     sub = p.add_subparsers(dest="idp_command", metavar="{serve,citizen,rotate-key}")
     sub.add_parser("serve", help="serve the IdP (the default)")
     c = sub.add_parser("citizen", help="print citizen I's credentials and claims as JSON")
@@ -195,6 +202,8 @@ def banner(settings: Settings) -> str:
 def serve(settings: Settings) -> int:
     import uvicorn
 
+    from mock_idp.inline_http import InlineHttpProtocol
+
     _check_port(settings.host, settings.port)
     # build what each worker builds once here, so a bad setting (users file, clients) is one error
     # line, not a worker that uvicorn restarts forever
@@ -214,7 +223,7 @@ def serve(settings: Settings) -> int:
         log_level="warning",
         access_log=settings.access_log,
         loop="uvloop",
-        http="httptools",
+        http=InlineHttpProtocol if settings.http == "inline" else "httptools",
         lifespan="off",
         timeout_graceful_shutdown=5,
         proxy_headers=False,  # --issuer names the public URL; skipping the middleware saves per request

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 ENV_VAR = "LOGINLOAD_IDP_SETTINGS"
+HTTP_PROTOCOLS = ("inline", "httptools")
 MAX_POPULATION = 90_000_000  # bounded by the 9-prefixed NHS number range, see population.py
 
 
@@ -56,6 +57,7 @@ class Settings:
     max_inflight: int = 256  # per worker; beyond it requests get 503 + Retry-After
     shed_lag_ms: float = 250.0  # per worker: event loop this far behind -> new requests get 503
     access_log: bool = False
+    http: str = "inline"  # uvicorn's HTTP protocol: "inline" (mock_idp.inline_http) or "httptools"
     lifetimes: Lifetimes = field(default_factory=Lifetimes)
     clients: tuple[dict[str, Any], ...] = ()
 
@@ -70,6 +72,8 @@ class Settings:
             raise ValueError(f"proofing_mix (P0, P5, P9) must sum to 1, not {self.proofing_mix}")
         if not 0.0 <= self.returning_share <= 1.0:
             raise ValueError(f"returning_share must be between 0 and 1, not {self.returning_share}")
+        if self.http not in HTTP_PROTOCOLS:
+            raise ValueError(f"http must be one of {', '.join(HTTP_PROTOCOLS)}, not {self.http!r}")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
 

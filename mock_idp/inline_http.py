@@ -1,0 +1,392 @@
+"""An HTTP/1.1 protocol for uvicorn that runs each request's ASGI coroutine inline.
+
+uvicorn's own httptools protocol pays, for every request, an asyncio Task, an Event, a
+RequestResponseCycle, a keep-alive timer armed and cancelled, and two socket writes (headers, then
+body). For the mock that is more CPU than its handlers cost, on each of a login's five requests
+(``python -m benchmarks.idp_cpu --protocols inline,httptools`` measures both in one run). This class is
+handed to uvicorn through its documented ``http=`` option, so uvicorn still owns the sockets, worker
+processes, signals, graceful shutdown and default headers; only the per-request path is leaner:
+
+- the body is buffered (at most ``app.max_body + 1`` bytes are kept, so the app's own limit still
+  answers an oversized request), then the app's coroutine is started and stepped by hand in a copy of
+  the context. An app that never waits on I/O (the mock's handlers are CPU-only) completes in that
+  first step: no Task, no extra trip round the event loop. One that does wait is resumed from its
+  futures' callbacks, as a Task would be, and pipelined requests queue behind it;
+- the response is written once: status line, headers and body in one buffer (one ``send``, one
+  segment), ``content-length`` added when the app sends the whole body at once;
+- one keep-alive timer per connection, re-armed lazily, instead of one per request.
+
+Not supported (the mock needs none of it): WebSocket upgrades (served as plain HTTP, like uvicorn
+without a WebSocket library), ``asyncio.current_task()`` inside the app (``None`` on the inline path),
+write back-pressure inside a streaming response (the transport buffers it; reading pauses meanwhile).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import re
+from collections import deque
+from collections.abc import Callable
+from contextlib import suppress
+from http import HTTPStatus
+from typing import Any, cast
+from urllib.parse import unquote
+
+import httptools
+
+log = logging.getLogger("uvicorn.error")
+access_log = logging.getLogger("uvicorn.access")
+
+DEFAULT_MAX_BODY = 1 << 20
+BAD_NAME = re.compile(b'[\x00-\x1f\x7f()<>@,;:\\[\\]={} \t\\\\"]')
+BAD_VALUE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
+
+
+def _status_line(code: int) -> bytes:
+    try:
+        phrase = HTTPStatus(code).phrase
+    except ValueError:
+        phrase = ""
+    return f"HTTP/1.1 {code} {phrase}\r\n".encode()
+
+
+STATUS_LINE = {code: _status_line(code) for code in range(100, 600)}
+INTERNAL_ERROR = (
+    STATUS_LINE[500] + b"content-type: text/plain; charset=utf-8\r\ncontent-length: 21\r\n"
+    b"connection: close\r\n\r\nInternal Server Error"
+)
+
+
+class Exchange:
+    """One request and its response: the ASGI ``receive`` and ``send`` of one coroutine."""
+
+    __slots__ = (
+        "body",
+        "chunked",
+        "complete",
+        "context",
+        "coro",
+        "disconnected",
+        "headers",
+        "keep_alive",
+        "proto",
+        "received",
+        "scope",
+        "started",
+        "status",
+        "waiter",
+    )
+
+    def __init__(self, proto: InlineHttpProtocol, scope: dict[str, Any], body: bytes, keep_alive: bool):
+        self.proto = proto
+        self.scope = scope
+        self.body = body
+        self.keep_alive = keep_alive
+        self.coro: Any = None
+        self.context: contextvars.Context | None = None
+        self.received = False
+        self.status = 0
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.started = False  # status line and headers written
+        self.chunked = False
+        self.complete = False
+        self.disconnected = False
+        self.waiter: asyncio.Future[None] | None = None
+
+    async def receive(self) -> dict[str, Any]:
+        if not self.received:
+            self.received = True
+            return {"type": "http.request", "body": self.body, "more_body": False}
+        if not (self.complete or self.disconnected):  # an app listening for the client going away
+            self.waiter = self.proto.loop.create_future()
+            await self.waiter
+        return {"type": "http.disconnect"}
+
+    async def send(self, message: dict[str, Any]) -> None:
+        if self.disconnected:
+            return
+        kind = message["type"]
+        if kind == "http.response.start" and not self.status:
+            self.status = int(message["status"])
+            self.headers = list(message.get("headers", ()))
+        elif kind == "http.response.body" and self.status and not self.complete:
+            self._body(message.get("body", b""), bool(message.get("more_body", False)))
+        else:
+            raise RuntimeError(f"unexpected ASGI message {kind!r} for the response's state")
+
+    def _body(self, body: bytes, more: bool) -> None:
+        transport = self.proto.transport
+        head = b"" if self.scope["method"] == "HEAD" else body
+        if not self.started:
+            self.started = True
+            if not more and not self._has(b"content-length"):
+                self.headers.append((b"content-length", b"%d" % len(body)))
+            elif more and not self._has(b"content-length"):
+                self.chunked = True
+                self.headers.append((b"transfer-encoding", b"chunked"))
+            start = self._head()
+            if self.chunked:
+                transport.write(start + (b"%x\r\n%s\r\n" % (len(head), head) if head else b""))
+            else:
+                transport.write(start + head)
+        elif self.chunked and head:
+            transport.write(b"%x\r\n%s\r\n" % (len(head), head))
+        elif not self.chunked:
+            transport.write(head)
+        if not more:
+            if self.chunked:
+                transport.write(b"0\r\n\r\n")
+            self.complete = True
+
+    def _has(self, name: bytes) -> bool:
+        return any(n.lower() == name for n, _ in self.headers)
+
+    def _head(self) -> bytes:
+        parts = [STATUS_LINE[self.status]]
+        for name, value in (*self.proto.server_state.default_headers, *self.headers):
+            if BAD_NAME.search(name) or BAD_VALUE.search(value):
+                raise RuntimeError(f"invalid HTTP header {name[:40]!r}")
+            if name.lower() == b"connection" and b"close" in value.lower():
+                self.keep_alive = False
+            parts += (name, b": ", value, b"\r\n")
+        if not self.keep_alive:
+            parts.append(b"connection: close\r\n")
+        parts.append(b"\r\n")
+        return b"".join(parts)
+
+    def wake(self) -> None:
+        waiter, self.waiter = self.waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+class InlineHttpProtocol(asyncio.Protocol):
+    """uvicorn's ``http=`` protocol class: ``uvicorn.run(app, http=InlineHttpProtocol)``."""
+
+    def __init__(
+        self,
+        config: Any,
+        server_state: Any,
+        app_state: dict[str, Any],
+        _loop: asyncio.AbstractEventLoop | None = None,
+    ) -> None:
+        if not config.loaded:
+            config.load()
+        self.app: Callable[..., Any] = config.loaded_app
+        self.max_body = int(getattr(self.app, "max_body", DEFAULT_MAX_BODY))
+        self.loop = _loop or asyncio.get_event_loop()
+        self.server_state = server_state
+        self.app_state = app_state
+        self.root_path: str = config.root_path
+        self.idle_timeout: float = config.timeout_keep_alive
+        self.access_log = access_log.hasHandlers()
+        self.parser = httptools.HttpRequestParser(self)
+        with suppress(AttributeError):  # httptools < 0.6.3 lacks it; answers data sent after close
+            self.parser.set_dangerous_leniencies(lenient_data_after_close=True)
+        self.transport: asyncio.Transport = None  # type: ignore[assignment]
+        self.server: tuple[str, int] | None = None
+        self.client: tuple[str, int] | None = None
+        self.running: Exchange | None = None  # an exchange whose app is waiting on I/O
+        self.queue: deque[Exchange] = deque()  # pipelined requests behind it
+        self.write_paused = False
+        self.last_active = 0.0
+        self.timer: asyncio.TimerHandle | None = None
+        self.url = b""
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.body: list[bytes] = []
+        self.body_size = 0
+
+    # -- asyncio.Protocol
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        self.server_state.connections.add(self)
+        self.server = _addr(transport.get_extra_info("sockname"))
+        self.client = _addr(transport.get_extra_info("peername"))
+        self.last_active = self.loop.time()
+        self.timer = self.loop.call_later(self.idle_timeout, self._idle_check)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.server_state.connections.discard(self)
+        if self.timer is not None:
+            self.timer.cancel()
+        for ex in (self.running, *self.queue):
+            if ex is not None:
+                ex.disconnected = True
+                ex.wake()
+        self.queue.clear()
+
+    def data_received(self, data: bytes) -> None:
+        self.last_active = self.loop.time()
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            pass  # no WebSocket support: the request was answered as plain HTTP
+        except httptools.HttpParserError as exc:
+            log.debug("invalid HTTP request: %s", exc)
+            self._reject(400, b"Invalid HTTP request received.")
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+        self._reading()
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._reading()
+
+    # -- uvicorn's server calls these
+    def shutdown(self) -> None:
+        if self.running is None:
+            self.transport.close()
+        else:
+            self.running.keep_alive = False
+            self.queue.clear()
+
+    # -- httptools callbacks
+    def on_message_begin(self) -> None:
+        self.url = b""
+        self.headers = []
+        self.body = []
+        self.body_size = 0
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        self.headers.append((name.lower(), value))
+
+    def on_headers_complete(self) -> None:
+        if (b"expect", b"100-continue") in self.headers and not self.transport.is_closing():
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def on_body(self, body: bytes) -> None:
+        if self.body_size <= self.max_body:  # keep one byte over the limit so the app can refuse it
+            self.body.append(body[: self.max_body + 1 - self.body_size])
+        self.body_size += len(body)
+
+    def on_message_complete(self) -> None:
+        if self.transport.is_closing():
+            return
+        parsed = httptools.parse_url(self.url)
+        raw_path: bytes = parsed.path
+        path = raw_path.decode("ascii", "replace")
+        if "%" in path:
+            path = unquote(path)
+        version = self.parser.get_http_version()
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": version,
+            "server": self.server,
+            "client": self.client,
+            "scheme": "http",
+            "method": self.parser.get_method().decode("ascii"),
+            "root_path": self.root_path,
+            "path": self.root_path + path,
+            "raw_path": self.root_path.encode("ascii") + raw_path,
+            "query_string": parsed.query or b"",
+            "headers": self.headers,
+            "state": self.app_state.copy(),
+        }
+        body = self.body[0] if len(self.body) == 1 else b"".join(self.body)
+        keep_alive = version != "1.0" and self.parser.should_keep_alive()
+        ex = Exchange(self, scope, body, keep_alive)
+        if self.running is not None:
+            self.queue.append(ex)
+            self._reading()
+        else:
+            self._start(ex)
+
+    # -- running the app
+    def _start(self, ex: Exchange) -> None:
+        self.server_state.total_requests += 1
+        ex.context = contextvars.copy_context()
+        ex.coro = self.app(ex.scope, ex.receive, ex.send)
+        self._step(ex)
+
+    def _step(self, ex: Exchange, _future: object = None) -> None:
+        assert ex.context is not None
+        try:
+            yielded = ex.context.run(ex.coro.send, None)
+        except StopIteration:
+            self._finish(ex, None)
+            return
+        except BaseException as exc:
+            self._finish(ex, exc)
+            return
+        if self.running is not ex:
+            self.running = ex
+            self._reading()
+        if getattr(yielded, "_asyncio_future_blocking", False):
+            yielded._asyncio_future_blocking = False
+            yielded.add_done_callback(lambda f: self._step(ex, f))
+        elif yielded is None:  # a bare yield, as asyncio.sleep(0) does
+            self.loop.call_soon(self._step, ex)
+        else:
+            ex.coro.close()
+            self._finish(ex, RuntimeError(f"the app awaited {yielded!r}, not an asyncio future"))
+
+    def _finish(self, ex: Exchange, exc: BaseException | None) -> None:
+        if exc is not None:
+            log.error("Exception in ASGI application", exc_info=exc)
+        if ex.disconnected:
+            pass
+        elif not ex.started:
+            if exc is None:
+                log.error("ASGI app returned without completing a response")
+            self._reject(500, None)
+        elif not ex.complete:
+            log.error("ASGI app returned without completing its response")
+            self.transport.close()
+        elif not ex.keep_alive:
+            self.transport.close()
+        if self.access_log and ex.status:
+            access_log.info(
+                '%s - "%s %s HTTP/%s" %d',
+                f"{self.client[0]}:{self.client[1]}" if self.client else "-",
+                ex.scope["method"],
+                ex.scope["path"],
+                ex.scope["http_version"],
+                ex.status,
+            )
+        ex.complete = True
+        ex.wake()
+        if self.running is ex:
+            self.running = None
+            self.last_active = self.loop.time()
+            while self.queue and self.running is None and not self.transport.is_closing():
+                self._start(self.queue.popleft())
+            self._reading()
+
+    def _reject(self, status: int, message: bytes | None) -> None:
+        if not self.transport.is_closing():
+            if message is None:
+                self.transport.write(INTERNAL_ERROR)
+            else:
+                self.transport.write(
+                    STATUS_LINE[status] + b"content-type: text/plain; charset=utf-8\r\n"
+                    b"content-length: %d\r\nconnection: close\r\n\r\n%s" % (len(message), message)
+                )
+            self.transport.close()
+
+    def _reading(self) -> None:
+        if self.transport.is_closing():
+            return
+        if self.write_paused or self.queue:
+            self.transport.pause_reading()
+        else:
+            self.transport.resume_reading()
+
+    def _idle_check(self) -> None:
+        idle = self.loop.time() - self.last_active
+        if self.running is None and idle >= self.idle_timeout:
+            self.transport.close()
+            return
+        self.timer = self.loop.call_later(max(self.idle_timeout - idle, 0.1), self._idle_check)
+
+
+def _addr(info: Any) -> tuple[str, int] | None:
+    if isinstance(info, tuple | list) and len(info) >= 2:
+        return str(info[0]), int(info[1])
+    return None
