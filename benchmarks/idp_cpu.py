@@ -56,7 +56,7 @@ class Server:
         workers: int,
         population: str,
         core: str | None,
-        protocol: str = "inline",
+        protocol: str = "httptools",
     ) -> None:
         cmd = [
             sys.executable,
@@ -324,7 +324,7 @@ def main() -> int:
     p.add_argument(
         "--protocols",
         type=lambda t: t.split(","),
-        default=["inline"],
+        default=["httptools"],
         help="comma-separated --http values to measure side by side, e.g. inline,httptools",
     )
     p.add_argument("--memory-logins", type=int, default=500)

@@ -80,8 +80,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--http",
         choices=HTTP_PROTOCOLS,
-        help="uvicorn HTTP protocol: 'inline' runs each request without a task (default), "
-        "'httptools' is uvicorn's own",
+        help="uvicorn HTTP protocol: 'httptools' is uvicorn's own (default); 'inline' runs each "
+        "request without a task (faster; experimental, see README)",
     )
     sub = p.add_subparsers(dest="idp_command", metavar="{serve,citizen,rotate-key}")
     sub.add_parser("serve", help="serve the IdP (the default)")

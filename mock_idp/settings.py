@@ -57,7 +57,7 @@ class Settings:
     max_inflight: int = 256  # per worker; beyond it requests get 503 + Retry-After
     shed_lag_ms: float = 250.0  # per worker: event loop this far behind -> new requests get 503
     access_log: bool = False
-    http: str = "inline"  # uvicorn's HTTP protocol: "inline" (mock_idp.inline_http) or "httptools"
+    http: str = "httptools"  # uvicorn's protocol, or "inline" (mock_idp.inline_http; opt-in, see README)
     lifetimes: Lifetimes = field(default_factory=Lifetimes)
     clients: tuple[dict[str, Any], ...] = ()
 
