@@ -8,6 +8,7 @@ not apply are left out, never sent empty.
 from __future__ import annotations
 
 import hashlib
+from functools import lru_cache
 from typing import Any
 
 from mock_idp.errors import InvalidScope
@@ -28,6 +29,7 @@ SCOPES: dict[str, int] = {
 }
 
 
+@lru_cache(maxsize=256)  # same few scope strings per client; invalid ones raise and are not cached
 def parse_scope(raw: str | None, allowed: frozenset[str]) -> tuple[str, ...]:
     """Split and check a scope string; keeps the caller's order, drops repeats."""
     if not raw:

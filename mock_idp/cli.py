@@ -80,8 +80,8 @@ def register(subparsers: Any) -> None:
     p.add_argument(
         "--http",
         choices=HTTP_PROTOCOLS,
-        help="uvicorn HTTP protocol: 'httptools' is uvicorn's own (default); 'inline' runs each "
-        "request without a task (faster; experimental, see README)",
+        help="uvicorn HTTP protocol: 'inline' (default) runs each request without a task, one write "
+        "per response; 'httptools' is uvicorn's own",
     )
     sub = p.add_subparsers(dest="idp_command", metavar="{serve,citizen,rotate-key}")
     sub.add_parser("serve", help="serve the IdP (the default)")
@@ -211,8 +211,11 @@ def serve(settings: Settings) -> int:
     os.environ[ENV_VAR] = settings.to_json()
     metrics_dir = settings.state_path / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(parents=True)
-    os.environ[MULTIPROC_ENV] = str(metrics_dir.resolve())
+    if settings.workers > 1:  # worker processes start afresh and write their figures to files here
+        metrics_dir.mkdir(parents=True)
+        os.environ[MULTIPROC_ENV] = str(metrics_dir.resolve())
+    else:  # one worker serves in this process, whose prometheus_client was imported in memory mode
+        os.environ.pop(MULTIPROC_ENV, None)
     print(banner(settings), flush=True)
     uvicorn.run(
         "mock_idp.app:app_from_env",

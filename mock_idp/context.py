@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
 from mock_idp.citizens import Directory
 from mock_idp.clients import Client, load_clients
+from mock_idp.issued import IssuedTokens
 from mock_idp.keys import KeySet, ensure_keys, load_keys
 from mock_idp.metrics import Metrics
 from mock_idp.routes import TOKEN, TRUSTMARK
@@ -29,12 +31,13 @@ class Context:
     directory: Directory
     metrics: Metrics
     clock: Callable[[], float] = time.time
+    issued: IssuedTokens = field(default_factory=IssuedTokens)
 
     @property
     def token_endpoint(self) -> str:
         return self.issuer + TOKEN
 
-    @property
+    @cached_property
     def vtm(self) -> str:
         host = urlsplit(self.issuer).netloc
         return f"{self.issuer}{TRUSTMARK}{host}"

@@ -9,14 +9,15 @@ CPU (signatures, AES-GCM) or a sub-millisecond store call, so running them inlin
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
+from contextlib import suppress
 from dataclasses import dataclass, field
+from functools import lru_cache
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import unquote
 
 from mock_idp.errors import (
     InvalidRequest,
@@ -26,6 +27,7 @@ from mock_idp.errors import (
     PayloadTooLarge,
     TemporarilyUnavailable,
 )
+from mock_idp.jws import compact_json
 from mock_idp.store import STORE_ERRORS
 
 log = logging.getLogger("mock_idp")
@@ -35,8 +37,37 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 FORM = "application/x-www-form-urlencoded"
+MAX_FIELDS = 64
 LAG_TICK_S = 0.02
 NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
+# A relying party sends the same percent-encoded redirect_uri and vtr on every request, and unquote is
+# pure Python, one list append per escape; values are at most max_param_length, so 1,024 stay small.
+_unquote = lru_cache(maxsize=1024)(unquote)
+
+
+def parse_form(qs: str, max_fields: int) -> list[tuple[str, str]]:
+    """``urllib.parse.parse_qsl(qs, keep_blank_values=False, max_num_fields=max_fields)``, result for
+    result (tests/test_http.py compares them), minus its per-field overhead: a login's requests carry
+    ~25 parameters, and most need no unquoting at all (a client assertion is plain base64url)."""
+    if not qs:
+        return []
+    if qs.count("&") + 1 > max_fields:
+        raise ValueError("Max number of fields exceeded")
+    out: list[tuple[str, str]] = []
+    for field_ in qs.split("&"):
+        name, _, value = field_.partition("=")
+        if not value:  # "a=", "a" and "" are left out, as keep_blank_values=False does
+            continue
+        if "+" in name:
+            name = name.replace("+", " ")
+        if "%" in name:
+            name = _unquote(name)
+        if "+" in value:
+            value = value.replace("+", " ")
+        if "%" in value:
+            value = _unquote(value)
+        out.append((name, value))
+    return out
 
 
 @dataclass(slots=True)
@@ -73,7 +104,7 @@ class Request:
                 raise InvalidRequest(f"request body must be {FORM}")
             raw = self.body
         try:
-            pairs = parse_qsl(raw.decode("utf-8"), keep_blank_values=False, max_num_fields=64)
+            pairs = parse_form(raw.decode("utf-8"), MAX_FIELDS)
         except (UnicodeDecodeError, ValueError):
             raise InvalidRequest("parameters are not valid UTF-8 form encoding") from None
         out: dict[str, list[str]] = {}
@@ -100,7 +131,7 @@ class Response:
 
 
 def json_response(data: Any, status: int = 200, headers: list[tuple[bytes, bytes]] | None = None) -> Response:
-    body = json.dumps(data, separators=(",", ":")).encode()
+    body = compact_json(data).encode()
     return Response(status, body, [(b"content-type", b"application/json"), *(headers or [])])
 
 
@@ -196,57 +227,79 @@ class App:
     def _overloaded(self) -> bool:
         return self.inflight > self.max_inflight or self.lag > self.shed_lag_s
 
+    def respond(
+        self,
+        method: str,
+        path: str,
+        query: bytes,
+        headers: dict[bytes, bytes],
+        body: bytes,
+        oversized: bool = False,
+    ) -> Response:
+        """Answer one request whose body has been read (or found *oversized*); never raises.
+        ``__call__`` (ASGI) uses it, and so does the inline HTTP protocol directly, which skips the
+        ASGI messages for this app."""
+        if self._monitor is None:
+            self._start_lag_watch()
+        start = time.perf_counter()
+        route = "unknown"
+        self.inflight += 1
+        try:
+            route, methods = self._resolve(path)
+            if route not in self.unshed and self._overloaded():
+                raise TemporarilyUnavailable("server is shedding load; retry shortly", retry_after=1)
+            handler = methods.get(method)
+            if handler is None:
+                raise MethodNotAllowed(f"{method} is not allowed here")
+            if oversized or len(body) > self.max_body:
+                raise PayloadTooLarge(f"request body larger than {self.max_body} bytes")
+            response = handler(Request(method, path, query, headers, body, self.max_param_length))
+        except OAuthError as exc:
+            response = error_response(exc)
+        except STORE_ERRORS as exc:
+            log.warning("store unavailable on %s %s: %s", method, path[:100], exc)
+            response = error_response(TemporarilyUnavailable("the shared store is unavailable", 1))
+        except Exception:
+            log.exception("unhandled error on %s %s", method, path[:100])
+            response = error_response(OAuthError("internal error (this is a bug in the mock)"))
+        finally:
+            self.inflight -= 1
+        self.observe(route, response.status, time.perf_counter() - start)
+        return response
+
+    def _start_lag_watch(self) -> None:
+        with suppress(RuntimeError):  # called outside an event loop (a direct call in a script): no watch
+            self._monitor = asyncio.get_running_loop().create_task(self._watch_lag())
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
             await _lifespan(receive, send)
             return
         if scope["type"] != "http":
             return
-        if self._monitor is None:
-            self._monitor = asyncio.get_running_loop().create_task(self._watch_lag())
-
-        start = time.perf_counter()
-        route = "unknown"
-        self.inflight += 1
+        oversized = False
         try:
-            try:
-                route, methods = self._resolve(scope["path"])
-                if route not in self.unshed and self._overloaded():
-                    raise TemporarilyUnavailable("server is shedding load; retry shortly", retry_after=1)
-                handler = methods.get(scope["method"])
-                if handler is None:
-                    raise MethodNotAllowed(f"{scope['method']} is not allowed here")
-                body = await self._read_body(scope, receive)
-                request = Request(
-                    scope["method"],
-                    scope["path"],
-                    scope.get("query_string", b""),
-                    dict(scope["headers"]),
-                    body,
-                    self.max_param_length,
-                )
-                response = handler(request)
-            except OAuthError as exc:
-                response = error_response(exc)
-            except ConnectionAbortedError:
-                return
-            except STORE_ERRORS as exc:
-                log.warning("store unavailable on %s %s: %s", scope["method"], scope["path"], exc)
-                response = error_response(TemporarilyUnavailable("the shared store is unavailable", 1))
-            except Exception:
-                log.exception("unhandled error on %s %s", scope["method"], scope["path"])
-                response = error_response(OAuthError("internal error (this is a bug in the mock)"))
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": response.status,
-                    "headers": [*response.headers, (b"content-length", str(len(response.body)).encode())],
-                }
-            )
-            await send({"type": "http.response.body", "body": response.body})
-            self.observe(route, response.status, time.perf_counter() - start)
-        finally:
-            self.inflight -= 1
+            body = await self._read_body(scope, receive)
+        except ConnectionAbortedError:
+            return
+        except PayloadTooLarge:
+            body, oversized = b"", True
+        response = self.respond(
+            scope["method"],
+            scope["path"],
+            scope.get("query_string", b""),
+            dict(scope["headers"]),
+            body,
+            oversized,
+        )
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": [*response.headers, (b"content-length", str(len(response.body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -11,10 +11,17 @@ processes, signals, graceful shutdown and default headers; only the per-request 
   answers an oversized request), then the app's coroutine is started and stepped by hand in a copy of
   the context. An app that never waits on I/O (the mock's handlers are CPU-only) completes in that
   first step: no Task, no extra trip round the event loop. One that does wait is resumed from its
-  futures' callbacks, as a Task would be, and pipelined requests queue behind it;
+  futures' callbacks, as a Task would be, and pipelined requests queue behind it. Requests that arrive
+  pipelined in one read run one per turn of the event loop, so its timers (the lag watch that sheds
+  load) still run between them;
 - the response is written once: status line, headers and body in one buffer (one ``send``, one
   segment), ``content-length`` added when the app sends the whole body at once;
-- one keep-alive timer per connection, re-armed lazily, instead of one per request.
+- one keep-alive timer per connection, re-armed lazily, instead of one per request;
+- an app that offers ``respond(method, path, query, headers, body)`` returning an object with
+  ``status``, ``headers`` and ``body`` (the mock's ``mock_idp.http.App`` does; its ASGI ``__call__``
+  is a wrapper round it) is called through that directly: no coroutine, no ASGI messages. Any other
+  app gets plain ASGI, and so does an app uvicorn has wrapped (its proxy-headers middleware, unless
+  ``proxy_headers=False`` as the CLI passes).
 
 Not supported (the mock needs none of it): WebSocket upgrades (served as plain HTTP, like uvicorn
 without a WebSocket library), ``asyncio.current_task()`` inside the app (``None`` on the inline path),
@@ -73,13 +80,21 @@ class Exchange:
         "keep_alive",
         "proto",
         "received",
+        "request_headers",
         "scope",
         "started",
         "status",
         "waiter",
     )
 
-    def __init__(self, proto: InlineHttpProtocol, scope: dict[str, Any], body: bytes, keep_alive: bool):
+    def __init__(
+        self,
+        proto: InlineHttpProtocol,
+        scope: dict[str, Any],
+        headers: list[tuple[bytes, bytes]],
+        body: bytes,
+        keep_alive: bool,
+    ):
         self.proto = proto
         self.scope = scope
         self.body = body
@@ -87,6 +102,7 @@ class Exchange:
         self.coro: Any = None
         self.context: contextvars.Context | None = None
         self.received = False
+        self.request_headers = headers
         self.status = 0
         self.headers: list[tuple[bytes, bytes]] = []
         self.started = False  # status line and headers written
@@ -175,6 +191,7 @@ class InlineHttpProtocol(asyncio.Protocol):
         if not config.loaded:
             config.load()
         self.app: Callable[..., Any] = config.loaded_app
+        self.respond: Callable[..., Any] | None = getattr(self.app, "respond", None)
         self.max_body = int(getattr(self.app, "max_body", DEFAULT_MAX_BODY))
         self.loop = _loop or asyncio.get_event_loop()
         self.server_state = server_state
@@ -190,6 +207,8 @@ class InlineHttpProtocol(asyncio.Protocol):
         self.client: tuple[str, int] | None = None
         self.running: Exchange | None = None  # an exchange whose app is waiting on I/O
         self.queue: deque[Exchange] = deque()  # pipelined requests behind it
+        self.fed = False  # a request already ran inline in this data_received call
+        self.draining: asyncio.Handle | None = None
         self.write_paused = False
         self.last_active = 0.0
         self.timer: asyncio.TimerHandle | None = None
@@ -211,6 +230,8 @@ class InlineHttpProtocol(asyncio.Protocol):
         self.server_state.connections.discard(self)
         if self.timer is not None:
             self.timer.cancel()
+        if self.draining is not None:
+            self.draining.cancel()
         for ex in (self.running, *self.queue):
             if ex is not None:
                 ex.disconnected = True
@@ -219,6 +240,7 @@ class InlineHttpProtocol(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self.last_active = self.loop.time()
+        self.fed = False
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -274,33 +296,52 @@ class InlineHttpProtocol(asyncio.Protocol):
         if "%" in path:
             path = unquote(path)
         version = self.parser.get_http_version()
-        scope = {
+        method = self.parser.get_method().decode("ascii")
+        query = parsed.query or b""
+        scope: dict[str, Any]
+        if self.respond is not None:  # what respond() and the access log use, nothing more
+            scope = {
+                "method": method,
+                "path": self.root_path + path,
+                "query_string": query,
+                "http_version": version,
+            }
+        else:
+            scope = self._scope(method, path, raw_path, query, version)
+        body = self.body[0] if len(self.body) == 1 else b"".join(self.body)
+        keep_alive = version != "1.0" and self.parser.should_keep_alive()
+        ex = Exchange(self, scope, self.headers, body, keep_alive)
+        if self.running is None and not self.queue and not self.fed:
+            self.fed = True
+            self._start(ex)
+        else:  # pipelined: one request per turn of the loop, so timers (the lag watch) still run
+            self.queue.append(ex)
+            self._reading()
+            self._drain_soon()
+
+    def _scope(self, method: str, path: str, raw_path: bytes, query: bytes, version: str) -> dict[str, Any]:
+        return {
             "type": "http",
             "asgi": {"version": "3.0", "spec_version": "2.3"},
             "http_version": version,
             "server": self.server,
             "client": self.client,
             "scheme": "http",
-            "method": self.parser.get_method().decode("ascii"),
+            "method": method,
             "root_path": self.root_path,
             "path": self.root_path + path,
             "raw_path": self.root_path.encode("ascii") + raw_path,
-            "query_string": parsed.query or b"",
+            "query_string": query,
             "headers": self.headers,
             "state": self.app_state.copy(),
         }
-        body = self.body[0] if len(self.body) == 1 else b"".join(self.body)
-        keep_alive = version != "1.0" and self.parser.should_keep_alive()
-        ex = Exchange(self, scope, body, keep_alive)
-        if self.running is not None:
-            self.queue.append(ex)
-            self._reading()
-        else:
-            self._start(ex)
 
     # -- running the app
     def _start(self, ex: Exchange) -> None:
         self.server_state.total_requests += 1
+        if self.respond is not None:
+            self._respond(ex, self.respond)
+            return
         ex.context = contextvars.copy_context()
         ex.coro = self.app(ex.scope, ex.receive, ex.send)
         self._step(ex)
@@ -326,6 +367,20 @@ class InlineHttpProtocol(asyncio.Protocol):
         else:
             ex.coro.close()
             self._finish(ex, RuntimeError(f"the app awaited {yielded!r}, not an asyncio future"))
+
+    def _respond(self, ex: Exchange, respond: Callable[..., Any]) -> None:
+        scope = ex.scope
+        try:
+            r = respond(
+                scope["method"], scope["path"], scope["query_string"], dict(ex.request_headers), ex.body
+            )
+            ex.status = r.status
+            ex.headers = list(r.headers)
+            ex._body(r.body, False)
+        except Exception as exc:  # the app's own errors are answered inside respond(); this is a bug
+            self._finish(ex, exc)
+            return
+        self._finish(ex, None)
 
     def _finish(self, ex: Exchange, exc: BaseException | None) -> None:
         if exc is not None:
@@ -355,9 +410,20 @@ class InlineHttpProtocol(asyncio.Protocol):
         if self.running is ex:
             self.running = None
             self.last_active = self.loop.time()
-            while self.queue and self.running is None and not self.transport.is_closing():
-                self._start(self.queue.popleft())
+            self._drain_soon()
             self._reading()
+
+    def _drain_soon(self) -> None:
+        if self.queue and self.running is None and self.draining is None:
+            self.draining = self.loop.call_soon(self._drain)
+
+    def _drain(self) -> None:
+        """Run the next pipelined request, then yield to the loop before the one after it."""
+        self.draining = None
+        if self.queue and self.running is None and not self.transport.is_closing():
+            self._start(self.queue.popleft())
+            self._drain_soon()
+        self._reading()
 
     def _reject(self, status: int, message: bytes | None) -> None:
         if not self.transport.is_closing():

@@ -15,12 +15,15 @@ import os
 import secrets
 import uuid
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
+
+from mock_idp import jws
 
 KEY_BITS = 2048
 
@@ -32,19 +35,27 @@ class SigningKey:
     private_key: rsa.RSAPrivateKey
     public_jwk: dict[str, Any]
 
+    @cached_property
+    def public_key(self) -> rsa.RSAPublicKey:
+        return self.private_key.public_key()
+
+    @cached_property
+    def jws_header(self) -> bytes:
+        return jws.header_segment(self.kid)
+
 
 @dataclass(frozen=True)
 class KeySet:
     keys: tuple[SigningKey, ...]
 
-    @property
+    @cached_property
     def signing(self) -> SigningKey:
         return next(k for k in self.keys if k.status == "active")
 
     def public_key(self, kid: str) -> rsa.RSAPublicKey | None:
         for k in self.keys:
             if k.kid == kid:
-                return k.private_key.public_key()
+                return k.public_key
         return None
 
     def jwks(self) -> dict[str, Any]:

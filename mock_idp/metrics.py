@@ -1,4 +1,6 @@
-"""Prometheus metrics: logins, grants, OAuth errors by code, request latency by route.
+"""Prometheus metrics: logins, grants, OAuth errors by code, request latency by route, and the CPU
+time the worker spent signing tokens (so the share of the mock's CPU that is unavoidable RS512
+cryptography can be read off a running server: ``benchmarks/idp_cpu.py`` does).
 
 With several worker processes the CLI sets ``PROMETHEUS_MULTIPROC_DIR`` before the workers start and
 ``/metrics`` aggregates every worker's figures (prometheus_client's multiprocess mode); in one process
@@ -35,13 +37,30 @@ class Metrics:
             buckets=_BUCKETS,
             registry=reg,
         )
+        self.signing_cpu = Counter(
+            "mock_idp_signing_cpu_seconds",
+            "CPU time spent producing RS512 token signatures (JSON, base64 and RSA)",
+            registry=reg,
+        )
+        self.signatures = Counter("mock_idp_signatures", "RS512 tokens signed", registry=reg)
         self._latency_children: dict[str, object] = {}
+        self._grant_children: dict[str, object] = {}
 
     def observe(self, route: str, status: int, seconds: float) -> None:
         child = self._latency_children.get(route)
         if child is None:
             child = self._latency_children[route] = self.latency.labels(route)
         child.observe(seconds)  # type: ignore[attr-defined]
+
+    def granted(self, grant_type: str) -> None:
+        child = self._grant_children.get(grant_type)
+        if child is None:  # labels() takes a lock and builds a key each call; the set is tiny and fixed
+            child = self._grant_children[grant_type] = self.grants.labels(grant_type)
+        child.inc()  # type: ignore[attr-defined]
+
+    def signed(self, cpu_seconds: float) -> None:
+        self.signing_cpu.inc(cpu_seconds)
+        self.signatures.inc()
 
     def error(self, code: str) -> None:
         self.errors.labels(code).inc()

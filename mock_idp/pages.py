@@ -22,13 +22,17 @@ _STYLE = (
 )
 
 
+_HEAD = (
+    "<!doctype html><html lang=en><head><meta charset=utf-8><meta name=viewport content='width=device-width'>"
+)
+_BANNER = f"<p class=mock role=alert>{escape(MOCK_BANNER)}</p>"
+
+
 def _page(title: str, body: str, status_note: str = "") -> str:
+    title = escape(title)
     return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8>"
-        f"<meta name=viewport content='width=device-width'><title>{escape(title)} - MOCK NHS login</title>"
-        f"<style>{_STYLE}</style></head><body>"
-        f"<p class=mock role=alert>{escape(MOCK_BANNER)}</p>{status_note}"
-        f"<h1>{escape(title)}</h1>{body}</body></html>"
+        f"{_HEAD}<title>{title} - MOCK NHS login</title><style>{_STYLE}</style></head><body>"
+        f"{_BANNER}{status_note}<h1>{title}</h1>{body}</body></html>"
     )
 
 

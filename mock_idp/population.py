@@ -176,13 +176,13 @@ def nhs_number(index: int) -> str:
         raise ValueError(f"index {index} is outside the NHS number test range (0..{NHS_NUMBER_CAPACITY - 1})")
     block, rank = divmod(index, 9)
     prefix = f"9{block:07d}"
+    base = sum(int(d) * (10 - pos) for pos, d in enumerate(prefix))  # digits 1-8; digit 9 weighs 2
     for d9 in range(10):
-        body = prefix + str(d9)
-        check = _check_digit(body)
+        check = 11 - (base + 2 * d9) % 11
         if check == 10:
             continue
         if rank == 0:
-            return body + str(check)
+            return f"{prefix}{d9}{0 if check == 11 else check}"
         rank -= 1
     raise AssertionError("unreachable: every block has at least 9 valid numbers")
 

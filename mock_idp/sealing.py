@@ -19,6 +19,8 @@ from typing import Any
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from mock_idp.jws import compact_json
+
 MAX_SEALED_LENGTH = 4096
 
 
@@ -49,7 +51,7 @@ class Sealer:
     def seal(self, purpose: str, data: dict[str, Any], ttl: float, now: float | None = None) -> str:
         payload = dict(data, exp=int((now if now is not None else time.time()) + ttl))
         nonce = os.urandom(12)
-        ct = self._aead.encrypt(nonce, json.dumps(payload, separators=(",", ":")).encode(), purpose.encode())
+        ct = self._aead.encrypt(nonce, compact_json(payload).encode(), purpose.encode())
         return base64.urlsafe_b64encode(nonce + ct).rstrip(b"=").decode()
 
     def unseal(self, purpose: str, value: str, now: float | None = None) -> dict[str, Any]:

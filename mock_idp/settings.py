@@ -57,7 +57,7 @@ class Settings:
     max_inflight: int = 256  # per worker; beyond it requests get 503 + Retry-After
     shed_lag_ms: float = 250.0  # per worker: event loop this far behind -> new requests get 503
     access_log: bool = False
-    http: str = "httptools"  # uvicorn's protocol, or "inline" (mock_idp.inline_http; opt-in, see README)
+    http: str = "inline"  # mock_idp.inline_http, or uvicorn's own "httptools"
     lifetimes: Lifetimes = field(default_factory=Lifetimes)
     clients: tuple[dict[str, Any], ...] = ()
 

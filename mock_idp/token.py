@@ -162,11 +162,11 @@ def authorization_code(ctx: Context, client: Client, p: dict[str, str]) -> dict[
         raise InvalidGrant("redirect_uri does not match the authorization request")
     _pkce(code["cc"], p.get("code_verifier"))
     family = code["j"]
-    if not ctx.store.use_once(CODE_NS, family, ctx.settings.lifetimes.code + LEEWAY):
-        ctx.store.set(FAMILY_NS, family, REVOKED, ctx.settings.lifetimes.refresh_token)
+    # The family's record is the code's spent marker too: it outlives the code (whose sealed expiry
+    # refuses it after 10 minutes), so a replay always finds it, and revokes the family in one step.
+    if not ctx.store.first_or_mark(FAMILY_NS, family, "0", REVOKED, ctx.settings.lifetimes.refresh_token):
         raise InvalidGrant("authorization code has already been used; tokens issued from it are revoked")
     scopes = tuple(code["s"].split())
-    ctx.store.set(FAMILY_NS, family, "0", ctx.settings.lifetimes.refresh_token)
     citizen = _citizen(ctx, int(code["i"]))
     body = _issue(ctx, client, citizen, scopes, code["v"], family, 0)
     body["id_token"] = tokens.id_token(
@@ -212,5 +212,5 @@ def token(ctx: Context, req: Request) -> Response:
     except OAuthError as exc:
         ctx.metrics.error(exc.error)
         return error_response(exc)
-    ctx.metrics.grants.labels(grant_type).inc()
+    ctx.metrics.granted(grant_type)
     return json_response(body, 200, NO_STORE)

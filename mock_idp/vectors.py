@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import lru_cache
 
 from mock_idp.errors import InvalidRequest
 
@@ -29,6 +30,7 @@ class Vector:
         return self.credentials <= JOURNEY_CREDENTIALS
 
 
+@lru_cache(maxsize=64)  # results are immutable; a bad vector raises, and exceptions are not cached
 def parse_vector(text: str) -> Vector:
     if text not in KNOWN_VECTORS:
         raise InvalidRequest(f"unknown vector of trust {text!r}")
@@ -36,6 +38,7 @@ def parse_vector(text: str) -> Vector:
     return Vector(text, level, frozenset(creds))
 
 
+@lru_cache(maxsize=256)  # a relying party sends the same few vtr values on every request
 def parse_vtr(raw: str | None) -> tuple[Vector, ...]:
     """Parse the ``vtr`` parameter: a JSON array of vector strings (default NHS login's P9 set)."""
     if raw is None or raw == "":

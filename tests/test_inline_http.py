@@ -4,9 +4,12 @@ apps that wait on I/O, pipelining, HEAD, streaming and a failing app."""
 from __future__ import annotations
 
 import asyncio
+import re
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -15,6 +18,7 @@ import uvicorn
 from mock_idp.inline_http import InlineHttpProtocol
 
 pytestmark = pytest.mark.server
+TICKS: list[None] = []  # callbacks the /tick route scheduled that the event loop has run
 
 
 async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -26,6 +30,12 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         raise RuntimeError("boom")
     if path == "/wait":
         await asyncio.sleep(0.01)  # a real wait on the loop: the task-like path
+    if path == "/tick":  # how many loop callbacks ran before this request, then schedule one more
+        seen = len(TICKS)
+        asyncio.get_running_loop().call_soon(TICKS.append, None)
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"tick %d;" % seen})
+        return
     if path == "/stream":
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ab", "more_body": True})
@@ -36,11 +46,30 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-@pytest.fixture(scope="module")
-def port() -> Iterator[int]:
+class DirectApp:
+    """An app offering ``respond``: the protocol must call it directly, never its ASGI side."""
+
+    max_body = 16
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        raise AssertionError("the inline protocol should have called respond()")
+
+    def respond(
+        self, method: str, path: str, query: bytes, headers: dict[bytes, bytes], body: bytes
+    ) -> SimpleNamespace:
+        if path == "/boom":
+            raise RuntimeError("boom")
+        text = b"%s %s ?%s %s %s" % (method.encode(), path.encode(), query, headers.get(b"x-a", b""), body)
+        return SimpleNamespace(status=201, headers=[(b"x-direct", b"1")], body=text)
+
+
+@contextmanager
+def serving(asgi: Any) -> Iterator[int]:
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(app, http=InlineHttpProtocol, lifespan="off", log_level="critical")
+    config = uvicorn.Config(
+        asgi, http=InlineHttpProtocol, lifespan="off", log_level="critical", proxy_headers=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -51,9 +80,23 @@ def port() -> Iterator[int]:
             break
         started.wait(0.01)
     assert server.started
-    yield int(sock.getsockname()[1])
-    server.should_exit = True
-    thread.join(10)
+    try:
+        yield int(sock.getsockname()[1])
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+@pytest.fixture(scope="module")
+def port() -> Iterator[int]:
+    with serving(app) as p:
+        yield p
+
+
+@pytest.fixture(scope="module")
+def direct_port() -> Iterator[int]:
+    with serving(DirectApp()) as p:
+        yield p
 
 
 def exchange(port: int, raw: bytes) -> bytes:
@@ -79,6 +122,16 @@ def test_app_that_waits_and_pipelined_requests_answer_in_order(port: int) -> Non
     assert out.index(b"GET /wait ") < out.index(b"GET /second ")
 
 
+def test_requests_pipelined_in_one_read_let_the_loop_run_between_them(port: int) -> None:
+    """Otherwise a burst in one read is answered before any timer runs, and the lag watch that
+    sheds load never sees it."""
+    raw = b"GET /tick HTTP/1.1\r\nhost: a\r\n\r\n" * 3
+    out = exchange(port, raw + b"GET /tick HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n")
+    seen = [int(n) for n in re.findall(rb"tick (\d+);", out)]
+    assert len(seen) == 4
+    assert seen == sorted(set(seen)), seen  # strictly increasing
+
+
 def test_head_has_no_body_and_streaming_is_chunked(port: int) -> None:
     head = exchange(port, b"HEAD /h HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n")
     assert b"content-length: 8\r\n" in head and head.endswith(b"\r\n\r\n")
@@ -92,3 +145,18 @@ def test_failing_app_gets_500_and_bad_http_gets_400(port: int) -> None:
     assert out.startswith(b"HTTP/1.1 500 ") and b"connection: close" in out
     bad = exchange(port, b"NOT HTTP AT ALL\r\n\r\n")
     assert bad.startswith(b"HTTP/1.1 400 ")
+
+
+def test_an_app_with_respond_is_called_directly_and_pipelines(direct_port: int) -> None:
+    one = b"POST /p?q=1 HTTP/1.1\r\nhost: a\r\nx-a: hi\r\ncontent-length: 3\r\n\r\nabc"
+    two = b"HEAD /h HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n"
+    out = exchange(direct_port, one + two)
+    first, _, second = out.partition(b"HTTP/1.1 201 Created\r\n")[2].partition(b"HTTP/1.1 201 ")
+    assert b"x-direct: 1\r\n" in first and first.endswith(b"\r\n\r\nPOST /p ?q=1 hi abc")
+    assert b"content-length: 19\r\n" in first
+    assert b"connection: close" in second and second.endswith(b"\r\n\r\n")  # HEAD: no body
+
+
+def test_an_app_whose_respond_fails_gets_500(direct_port: int) -> None:
+    out = exchange(direct_port, b"GET /boom HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n")
+    assert out.startswith(b"HTTP/1.1 500 ")

@@ -34,18 +34,24 @@ LOGINS = 16
 LOOPBACK_HEX = "0100007F"  # 127.0.0.1 as /proc/net/tcp writes it
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdpServer]:
-    with running_idp(tmp_path_factory.mktemp("server") / "state", workers=WORKERS) as s:
+@pytest.fixture(scope="module", params=["inline", "httptools"])
+def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[IdpServer]:
+    """Both HTTP protocols the server offers (``--http``), each with two workers."""
+    state = tmp_path_factory.mktemp(f"server-{request.param}") / "state"
+    with running_idp(state, "--http", request.param, workers=WORKERS) as s:
         yield s
 
 
-def logins_total(server: IdpServer) -> float:
+def metric(server: IdpServer, name: str) -> float:
     r, _ = server.request("GET", "/metrics")
     assert r.status_code == 200, r.text
-    m = re.search(r"^mock_idp_logins_total (\S+)$", r.text, re.MULTILINE)
-    assert m, f"no mock_idp_logins_total in /metrics:\n{r.text[:1000]}"
+    m = re.search(rf"^{name} (\S+)$", r.text, re.MULTILINE)
+    assert m, f"no {name} in /metrics:\n{r.text[:1000]}"
     return float(m.group(1))
+
+
+def logins_total(server: IdpServer) -> float:
+    return metric(server, "mock_idp_logins_total")
 
 
 def test_server_runs_the_requested_number_of_workers(server: IdpServer) -> None:
@@ -110,6 +116,26 @@ def test_metrics_add_up_every_workers_logins(server: IdpServer) -> None:
                 assert login(server, 4000 + done, via=http).issued_by == pid
                 done += 1
     assert logins_total(server) - before == done
+
+
+def test_metrics_count_each_workers_signatures_and_their_cpu(server: IdpServer) -> None:
+    """Two RS512 tokens a code redemption (ID and access token), on whichever worker redeems it."""
+    signed = metric(server, "mock_idp_signatures_total")
+    cpu = metric(server, "mock_idp_signing_cpu_seconds_total")
+    with worker_connections(server) as conns:
+        for n, http in enumerate(conns.values()):
+            r = http.post("/token", data=redeem_data(server, login(server, 4100 + n)))
+            assert r.status_code == 200, r.text
+    assert metric(server, "mock_idp_signatures_total") - signed == 2 * len(conns)
+    spent = metric(server, "mock_idp_signing_cpu_seconds_total") - cpu
+    assert 0 < spent < 2 * len(conns) * 0.1  # a signature costs well under 100 ms of CPU
+
+
+def test_a_one_worker_server_reports_metrics_too(tmp_path: Path) -> None:
+    with running_idp(tmp_path / "state", workers=1) as one:
+        before = metric(one, "mock_idp_logins_total")
+        login(one, 4200)
+        assert metric(one, "mock_idp_logins_total") - before == 1
 
 
 def test_health_and_banner_say_it_is_a_mock(server: IdpServer) -> None:

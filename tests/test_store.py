@@ -118,6 +118,19 @@ def test_incr_counts_and_starts_again_after_its_ttl(store: Store, ns: str) -> No
     assert store.get(ns, "c") == "3"
 
 
+def test_first_or_mark_creates_once_then_marks(store: Store, ns: str) -> None:
+    assert store.first_or_mark(ns, "fam", "0", "revoked", 60) is True
+    assert store.get(ns, "fam") == "0"
+    store.set(ns, "fam", "3", 60)  # the family has rotated since
+    assert store.first_or_mark(ns, "fam", "0", "revoked", 60) is False  # a replay
+    assert store.get(ns, "fam") == "revoked"
+    assert store.first_or_mark(ns, "fam", "0", "revoked", 60) is False
+    assert store.first_or_mark(ns, "other", "0", "revoked", 60) is True
+    store.set(ns, "short", "1", SHORT_TTL)
+    eventually(lambda: store.get(ns, "short") is None, "the value expires")
+    assert store.first_or_mark(ns, "short", "0", "revoked", 60) is True  # expired counts as absent
+
+
 def test_compare_and_set_only_when_the_value_matches(store: Store, ns: str) -> None:
     assert store.compare_and_set(ns, "f", "0", "1", 60) is False  # no value yet
     assert store.get(ns, "f") is None
@@ -140,6 +153,8 @@ def _racer(url: str, state_dir: str, ns: str, barrier: Any, results: Any) -> Non
         barrier.wait(timeout=30)
         results.put(("use_once", store.use_once(ns, "spent", 60)))
         barrier.wait(timeout=30)
+        results.put(("first_or_mark", store.first_or_mark(ns, "code", "0", "revoked", 60)))
+        barrier.wait(timeout=30)
         results.put(("compare_and_set", store.compare_and_set(ns, "family", "0", "1", 60)))
     finally:
         store.close()
@@ -159,7 +174,7 @@ def test_processes_racing_on_one_key_have_exactly_one_winner(
     try:
         for p in procs:
             p.start()
-        outcomes = [results.get(timeout=60) for _ in range(2 * RACERS)]
+        outcomes = [results.get(timeout=60) for _ in range(3 * RACERS)]
         for p in procs:
             p.join(timeout=30)
             assert p.exitcode == 0, f"racer exited with {p.exitcode}"
@@ -171,9 +186,10 @@ def test_processes_racing_on_one_key_have_exactly_one_winner(
         results.close()
         results.join_thread()
     one_winner = [False] * (RACERS - 1) + [True]
-    for op in ("use_once", "compare_and_set"):
+    for op in ("use_once", "first_or_mark", "compare_and_set"):
         assert sorted(won for name, won in outcomes if name == op) == one_winner, op
     assert store.use_once(ns, "spent", 60) is False
+    assert store.get(ns, "code") == "revoked"  # every loser marked it
     assert store.get(ns, "family") == "1"
 
 
@@ -195,7 +211,9 @@ def test_server_with_redis_store_rejects_a_code_replayed_on_another_worker(
             assert replay.json()["error"] == "invalid_grant"
     r = redis_server.connect()
     try:
-        assert r.keys("loginload:code:*"), "the spent codes should be recorded in Redis"
+        families = r.keys("loginload:rt:*")  # a spent code is recorded as its token family
+        assert len(families) == 4, "each redeemed code should be recorded in Redis"
+        assert {r.get(k) for k in families} == {"revoked"}, "each replay should revoke its family"
     finally:
         r.close()
     assert not (state / "store.sqlite3").exists(), "with --store redis the SQLite store is not used"

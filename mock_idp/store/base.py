@@ -10,6 +10,13 @@ class Store(Protocol):
         """Record *key* as spent; True the first time, False if it was already spent (a replay)."""
         ...
 
+    def first_or_mark(self, ns: str, key: str, value: str, mark: str, ttl: float) -> bool:
+        """Create *key* with *value* and return True the first time; any later call finds it and
+        overwrites it with *mark* (which differs from *value*), returning False. One atomic step: a
+        code's redemption both spends it and starts its refresh-token family, and its replay revokes
+        that family."""
+        ...
+
     def get(self, ns: str, key: str) -> str | None: ...
 
     def set(self, ns: str, key: str, value: str, ttl: float) -> None: ...

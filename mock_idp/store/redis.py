@@ -1,7 +1,7 @@
 """Redis store: shared state for IdP workers on several hosts.
 
-Single use is ``SET NX PX``; the counter and compare-and-set are Lua scripts, so each is one atomic
-step on the server whatever number of IdP processes race on it.
+Single use is ``SET NX PX``; the counter, first-or-mark and compare-and-set are Lua scripts, so each
+is one atomic step on the server whatever number of IdP processes race on it.
 """
 
 from __future__ import annotations
@@ -13,6 +13,11 @@ _INCR = """
 local v = redis.call('INCR', KEYS[1])
 if v == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return v
+"""
+_FIRST_OR_MARK = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[3]) then return 1 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 0
 """
 _CAS = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then
@@ -33,6 +38,7 @@ class RedisStore:
         self._r = redis.Redis.from_url(url, decode_responses=True, socket_timeout=5.0)
         self._incr = self._r.register_script(_INCR)
         self._cas = self._r.register_script(_CAS)
+        self._first_or_mark = self._r.register_script(_FIRST_OR_MARK)
 
     @staticmethod
     def _k(ns: str, key: str) -> str:
@@ -40,6 +46,9 @@ class RedisStore:
 
     def use_once(self, ns: str, key: str, ttl: float) -> bool:
         return bool(self._r.set(self._k(ns, key), "1", nx=True, px=_ms(ttl)))
+
+    def first_or_mark(self, ns: str, key: str, value: str, mark: str, ttl: float) -> bool:
+        return bool(self._first_or_mark(keys=[self._k(ns, key)], args=[value, mark, _ms(ttl)]))
 
     def get(self, ns: str, key: str) -> str | None:
         value = self._r.get(self._k(ns, key))

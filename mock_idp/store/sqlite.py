@@ -56,6 +56,22 @@ class SqliteStore:
         self._wrote()
         return cur.rowcount == 1
 
+    def first_or_mark(self, ns: str, key: str, value: str, mark: str, ttl: float) -> bool:
+        now = time.time()
+        row = (
+            self._conn()
+            .execute(
+                "INSERT INTO kv (ns, k, v, exp) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (ns, k) DO UPDATE SET "
+                "v = CASE WHEN kv.exp <= ? THEN excluded.v ELSE ? END, exp = excluded.exp "
+                "RETURNING v",
+                (ns, key, value, now + ttl, now, mark),
+            )
+            .fetchone()
+        )
+        self._wrote()
+        return bool(row[0] == value)
+
     def get(self, ns: str, key: str) -> str | None:
         row = (
             self._conn()
