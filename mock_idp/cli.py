@@ -14,7 +14,7 @@ import sys
 from typing import Any
 from urllib.parse import urlencode
 
-from mock_idp import MOCK_BANNER
+from mock_idp import MOCK_BANNER, workers
 from mock_idp.clients import DEV_CALLBACK_PATH, DEV_CLIENT_ID, dev_client_path
 from mock_idp.context import build_context, prepare_state
 from mock_idp.keys import rotate
@@ -216,13 +216,11 @@ def serve(settings: Settings) -> int:
         os.environ[MULTIPROC_ENV] = str(metrics_dir.resolve())
     else:  # one worker serves in this process, whose prometheus_client was imported in memory mode
         os.environ.pop(MULTIPROC_ENV, None)
-    print(banner(settings), flush=True)
-    uvicorn.run(
-        "mock_idp.app:app_from_env",
+    config: dict[str, Any] = dict(
+        app="mock_idp.app:app_from_env",
         factory=True,
         host=settings.host,
         port=settings.port,
-        workers=settings.workers,
         log_level="warning",
         access_log=settings.access_log,
         loop="uvloop",
@@ -233,4 +231,13 @@ def serve(settings: Settings) -> int:
         server_header=False,
         date_header=False,
     )
+    if settings.workers > 1 and workers.supported():  # one listening socket per worker: an even spread
+        try:
+            supervisor = workers.Supervisor(config, settings.host, settings.port, settings.workers)
+        except OSError as exc:
+            raise UsageError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}") from None
+        print(banner(settings), flush=True)
+        return supervisor.run()
+    print(banner(settings), flush=True)
+    uvicorn.run(**config, workers=settings.workers)
     return 0

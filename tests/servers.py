@@ -161,7 +161,10 @@ class IdpServer(Process):
     def serving_pid(self, response: httpx.Response) -> int:
         """The worker process that owns the server side of the (still open) connection of *response*."""
         stream = response.extensions["network_stream"]
-        client_port = stream.get_extra_info("client_addr")[1]
+        return self.owner_of(stream.get_extra_info("client_addr")[1])
+
+    def owner_of(self, client_port: int) -> int:
+        """The server process holding the accepted end of the loopback connection from *client_port*."""
         inode = _tcp_inode(LOOPBACK, self.port, LOOPBACK, client_port)
         link = f"socket:[{inode}]"
         for pid in [self.pid, *self.worker_pids()]:
@@ -432,8 +435,9 @@ def login(server: IdpServer, index: int, nonce: str = "n-1", via: httpx.Client |
 def worker_connections(server: IdpServer, attempts: int = 200) -> Iterator[dict[int, httpx.Client]]:
     """One open keep-alive connection to each worker process, so a test can choose the worker.
 
-    The kernel hands each new connection to one worker; connections are opened until every worker
-    holds one (bounded by *attempts*), and the spares are closed.
+    Each worker listens on its own socket and the kernel hashes each new connection to one of them
+    (``mock_idp.workers``), so a few connections reach every worker; they are opened until every
+    worker holds one (bounded by *attempts*), and the spares are closed.
     """
     wanted = set(server.worker_pids())
     held: dict[int, httpx.Client] = {}

@@ -78,12 +78,18 @@ def test_invalid_config_file_is_one_line_and_exit_2(tmp_path: Path) -> None:
 
 
 @pytest.mark.server
-def test_port_in_use_is_one_line_naming_the_port(tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("reuseport", [False, True], ids=["plain", "reuseport"])
+def test_port_in_use_is_one_line_naming_the_port(tmp_path: Path, workers: str, reuseport: bool) -> None:
+    """Also when the holder has SO_REUSEPORT, as the IdP's own workers do: never share a stranger's port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        if reuseport:
+            taken.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
         taken.bind((LOOPBACK, 0))
         taken.listen()
         port = taken.getsockname()[1]
-        result = run_cli(["idp", "--port", str(port), "--state-dir", str(tmp_path / "state")], cwd=tmp_path)
+        args = ["idp", "--port", str(port), "--workers", workers, "--state-dir", str(tmp_path / "state")]
+        result = run_cli(args, cwd=tmp_path)
     assert_one_line_error(result, str(port), "cannot listen")
 
 

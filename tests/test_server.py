@@ -7,7 +7,12 @@ where each step goes, so they show, not assume, that single-use state is shared 
 
 from __future__ import annotations
 
+import os
 import re
+import signal
+import socket
+import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,6 +20,7 @@ import pytest
 
 from mock_idp import MOCK_BANNER
 from tests.servers import (
+    LOOPBACK,
     IdpServer,
     alive,
     listening_addresses,
@@ -147,8 +153,26 @@ def test_health_and_banner_say_it_is_a_mock(server: IdpServer) -> None:
     assert "WARNING" not in out  # the beyond-loopback warning is only for a non-loopback --host
 
 
-def test_binds_loopback_only_by_default(server: IdpServer) -> None:
-    assert listening_addresses(server.port) == [LOOPBACK_HEX]
+def test_binds_loopback_only_by_default_one_listening_socket_per_worker(server: IdpServer) -> None:
+    assert listening_addresses(server.port) == [LOOPBACK_HEX] * WORKERS
+
+
+def test_new_connections_spread_evenly_over_the_workers(server: IdpServer) -> None:
+    """Each worker listens on its own SO_REUSEPORT socket, so the kernel spreads connections by a hash
+    of their ports. With one shared socket (uvicorn's own supervisor) a burst could land wholly on one
+    worker; here each of two workers gets at least 60 of 200 (even split: 5.7 standard deviations)."""
+    socks = [socket.create_connection((LOOPBACK, server.port), timeout=10) for _ in range(200)]
+    try:
+        for s in socks:  # one request each, so every connection has been accepted before counting
+            s.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        for s in socks:
+            assert s.recv(65536).startswith(b"HTTP/1.1 200 ")
+        owners = Counter(server.owner_of(s.getsockname()[1]) for s in socks)
+    finally:
+        for s in socks:
+            s.close()
+    assert set(owners) == set(server.worker_pids()), owners
+    assert min(owners.values()) >= 60, owners
 
 
 def test_sigterm_stops_server_and_workers(tmp_path: Path) -> None:
@@ -159,3 +183,21 @@ def test_sigterm_stops_server_and_workers(tmp_path: Path) -> None:
     assert code == 0, s.stderr()
     assert not [pid for pid in workers if alive(pid)]
     assert "Traceback" not in s.stderr()
+
+
+def test_a_killed_worker_is_replaced_and_the_server_keeps_serving(tmp_path: Path) -> None:
+    with running_idp(tmp_path / "state", workers=WORKERS) as s:
+        victim = s.worker_pids()[0]
+        os.kill(victim, signal.SIGKILL)
+        deadline = time.monotonic() + 30
+        while victim in (pids := s.worker_pids()) or len(pids) < WORKERS:  # polled, with a deadline
+            assert time.monotonic() < deadline, f"no replacement worker after 30 s: {pids}"
+            time.sleep(0.05)
+        assert victim not in pids
+        with worker_connections(s) as conns:  # the replacement listens and serves too
+            assert set(conns) == set(pids)
+            for n, http in enumerate(conns.values()):
+                r = http.post("/token", data=redeem_data(s, login(s, 4300 + n)))
+                assert r.status_code == 200, r.text
+        assert s.stop() == 0, s.stderr()
+    assert "starting another" in s.stderr()
