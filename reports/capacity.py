@@ -24,7 +24,8 @@ who prefer Little's law pass ``concurrency=`` (see :func:`littles_law_concurrenc
 
 Knee: the measured tier farthest above the chord joining the first and last tiers of the throughput
 curve (the "Kneedle" idea: Satopaa et al., ICDCS-W 2011). The vertical distance is used, so the result
-does not depend on the units of either axis; the same rule below the chord finds where p95 bends.
+does not depend on the units of either axis; the same rule below the chord finds where p95 bends,
+reported only when p95 rose materially (``material_rise``).
 """
 
 import math
@@ -52,6 +53,12 @@ MIN_FIT_POINTS = 3
 
 KNEE_MIN_DEVIATION = 0.05
 """A knee must sit at least 5% of the curve's range off the chord, or the curve is called straight."""
+
+BEND_MIN_RISE_SHARE_OF_SLO = 0.1
+BEND_MIN_RISE_MS = 5.0
+"""A p95 bend is reported only when p95 rises materially across the tiers: by a tenth of the SLO's p95
+limit, or to at least double its lowest value and by at least 5 ms. A flat curve (6-9 ms on the default
+ramp) still has a point farthest off its chord; that is noise, not a bend an architect should plan by."""
 
 MAX_PEAK_EXTRAPOLATION = 10.0
 """A USL peak further than 10x the largest tested load is not supported by the data: reported as none."""
@@ -317,6 +324,13 @@ def knee_index(x: Sequence[float], y: Sequence[float], *, concave: bool = True) 
     return (i, share) if share >= KNEE_MIN_DEVIATION else None
 
 
+def material_rise(p95_ms: Sequence[float], slo: Slo) -> bool:
+    """Whether p95 moved enough across tiers for a bend in it to matter (see BEND_MIN_RISE_SHARE_OF_SLO)."""
+    low, high = min(p95_ms), max(p95_ms)
+    rise = high - low
+    return rise >= BEND_MIN_RISE_SHARE_OF_SLO * slo.p95_ms or (high >= 2 * low and rise >= BEND_MIN_RISE_MS)
+
+
 def highest_tier_meeting_slo(verdicts: Sequence[TierVerdict]) -> TierVerdict | None:
     """Walk up from the lightest tier and stop at the first that fails: a tier above a failure is luck,
     not capacity, because the system had to pass through the failing load to get there."""
@@ -363,7 +377,7 @@ def build_capacity_model(
     notes: list[str] = []
     sustainable, verdicts, best = _judge_tiers(ordered, slo, notes)
     trusted = [i for i in order if points[i].trustworthy]
-    knee, latency_knee = _knees([points[i] for i in trusted], notes)
+    knee, latency_knee = _knees([points[i] for i in trusted], slo, notes)
     basis = "explicit" if concurrency is not None else "offered_rps"
     usl = _try_fit([ns[i] for i in trusted], [points[i].achieved_rps for i in trusted], basis, notes)
     target = target_rps if target_rps is not None else (ordered[-1].offered_rps if ordered else None)
@@ -416,10 +430,17 @@ def _headroom(sustainable_total: float, offered_rps: float) -> float | None:
     return sustainable_total / offered_rps if sustainable_total > 0 and offered_rps > 0 else None
 
 
-def _knees(trusted: Sequence[TierPoint], notes: list[str]) -> tuple[Knee | None, Knee | None]:
+def _knees(trusted: Sequence[TierPoint], slo: Slo, notes: list[str]) -> tuple[Knee | None, Knee | None]:
     offered = [p.offered_rps for p in trusted]
     found = knee_index(offered, [p.achieved_rps for p in trusted], concave=True)
-    bend = knee_index(offered, [p.p95_ms for p in trusted], concave=False)
+    p95 = [p.p95_ms for p in trusted]
+    bend = knee_index(offered, p95, concave=False)
+    if bend is not None and not material_rise(p95, slo):
+        bend = None
+        notes.append(
+            f"No p95 bend: p95 stayed within {min(p95):.0f}-{max(p95):.0f} ms across the trustworthy tiers "
+            f"(less than double and under {BEND_MIN_RISE_SHARE_OF_SLO:.0%} of the SLO's {slo.p95_ms:.0f} ms)"
+        )
     if found is None:
         notes.append(
             f"No throughput knee: achieved load stayed within {KNEE_MIN_DEVIATION:.0%} of a straight line "

@@ -156,6 +156,21 @@ def test_model_reports_throughput_and_latency_knees() -> None:
     assert model.latency_knee is not None and model.latency_knee.offered_rps == 250.0
 
 
+@pytest.mark.parametrize(
+    ("p95", "bends"),
+    [
+        ([6, 6, 7, 6, 6, 7, 9, 7], False),  # the default ramp against the mock: noise on a flat line
+        ([100, 110, 100, 120, 130, 140, 150, 170], False),  # +70 ms: under 10% of 800 ms, not double
+        ([10, 10, 10, 10, 12, 20, 35, 50], True),  # five times its lowest value
+        ([300, 300, 300, 300, 310, 330, 380, 400], True),  # +100 ms: over a tenth of the 800 ms limit
+    ],
+)
+def test_latency_bend_is_reported_only_when_p95_rises_materially(p95: list[float], bends: bool) -> None:
+    model = build_capacity_model(ramp([50.0 * (i + 1) for i in range(8)], p95))
+    assert (model.latency_knee is not None) is bends
+    assert any(note.startswith("No p95 bend") for note in model.notes) is not bends
+
+
 def test_highest_tier_stops_where_p95_crosses_the_slo() -> None:
     p95 = [100, 150, 300, 700, 850, 600, 1500, 3000]
     model = build_capacity_model(ramp([50.0 * (i + 1) for i in range(8)], p95), Slo(p95_ms=800))
