@@ -9,6 +9,7 @@ by a barrier onto the same key: exactly one may win. The last tests run the real
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -18,6 +19,7 @@ from typing import Any
 import pytest
 
 from mock_idp.store import Store, open_store
+from mock_idp.store.sqlite import SqliteStore
 from tests.servers import (
     RedisServer,
     login,
@@ -236,3 +238,47 @@ def test_health_reports_a_lost_redis_as_503_not_a_crash(tmp_path: Path) -> None:
             assert "Traceback" not in server.stderr()
     finally:
         own_redis.stop()
+
+
+# ---------------------------------------------------------------------- SQLite: purging expired rows
+
+
+def _rows(path: Path) -> dict[str, int]:
+    db = sqlite3.connect(path)
+    try:
+        return dict(db.execute("SELECT ns, count(*) FROM kv GROUP BY ns").fetchall())
+    finally:
+        db.close()
+
+
+def _wait_expired(store: SqliteStore, ns: str, key: str) -> None:
+    deadline = time.monotonic() + DEADLINE
+    while store.get(ns, key) is not None:  # polled: the TTL is SHORT_TTL
+        assert time.monotonic() < deadline, f"{ns}/{key} did not expire"
+        time.sleep(SHORT_TTL / 5)
+
+
+def test_sqlite_purge_examines_a_bounded_slice_per_sweep_and_keeps_live_rows(tmp_path: Path) -> None:
+    """A sweep looks at no more than purge_chunk rows of a namespace, then resumes after them."""
+    s = SqliteStore(tmp_path / "s.sqlite3", purge_every=10**9, purge_chunk=10)
+    for i in range(30):  # odd keys expire: 5 in each slice of 10
+        s.set("long", f"k{i:02d}", "v", ttl=SHORT_TTL if i % 2 else 3600)
+    for i in range(5):
+        s.set("short", f"k{i}", "v", ttl=SHORT_TTL)
+    _wait_expired(s, "long", "k29")
+    _wait_expired(s, "short", "k4")
+    assert [s.purge() for _ in range(4)] == [5 + 5, 5, 5, 0]
+    assert _rows(s.path) == {"long": 15}
+    assert all(s.get("long", f"k{i:02d}") == "v" for i in range(0, 30, 2))
+    s.close()
+
+
+def test_sqlite_purges_every_purge_every_writes(tmp_path: Path) -> None:
+    s = SqliteStore(tmp_path / "s.sqlite3", purge_every=4)
+    for i in range(3):
+        s.set("jti", f"old{i}", "1", ttl=SHORT_TTL)
+    _wait_expired(s, "jti", "old2")
+    assert _rows(s.path) == {"jti": 3}  # expired, not yet purged
+    assert s.use_once("jti", "new", ttl=3600)  # the fourth write sweeps
+    assert _rows(s.path) == {"jti": 1}
+    s.close()
