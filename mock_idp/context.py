@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 from mock_idp.citizens import Directory
 from mock_idp.clients import Client, load_clients
 from mock_idp.issued import IssuedTokens
-from mock_idp.keys import KeySet, ensure_keys, load_keys
+from mock_idp.keys import KeySet, LiveKeys, ensure_keys
 from mock_idp.metrics import Metrics
 from mock_idp.routes import TOKEN, TRUSTMARK
 from mock_idp.sealing import Sealer, ensure_secret, load_secret
@@ -24,7 +24,7 @@ from mock_idp.store import Store, open_store
 class Context:
     settings: Settings
     issuer: str
-    keys: KeySet
+    live_keys: LiveKeys
     sealer: Sealer
     store: Store
     clients: dict[str, Client]
@@ -32,6 +32,11 @@ class Context:
     metrics: Metrics
     clock: Callable[[], float] = time.time
     issued: IssuedTokens = field(default_factory=IssuedTokens)
+
+    @property
+    def keys(self) -> KeySet:
+        """The signing keys now (``loginload idp rotate-key`` reaches running workers within a second)."""
+        return self.live_keys.current()
 
     @property
     def token_endpoint(self) -> str:
@@ -63,7 +68,7 @@ def build_context(settings: Settings, clock: Callable[[], float] = time.time) ->
     return Context(
         settings=settings,
         issuer=settings.issuer_url,
-        keys=load_keys(state),
+        live_keys=LiveKeys(state),
         sealer=Sealer(load_secret(state)),
         store=store,
         clients=load_clients(settings.clients, state, settings.issuer_url, _config_base(settings)),

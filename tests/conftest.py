@@ -23,7 +23,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-import mock_idp.context
+import mock_idp.keys
 from loadtests.oidc_client import ClientRegistration, parse_page, pkce_pair, query_of
 from mock_idp.app import create_app
 from mock_idp.clients import dev_client_path
@@ -168,11 +168,13 @@ def state_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 _KEYSETS: dict[bytes, KeySet] = {}
 
 
-def _memo_load_keys(state_dir: Path) -> KeySet:
+def _memo_load_keys(state_dir: Path, known: KeySet | None = None) -> KeySet:
     """``load_keys`` memoised on the key files' bytes: parsing an RSA private key costs ~40 ms an app.
 
-    Keyed on content, so a rotated or new key is always loaded for real.
+    Keyed on content, so a rotated or new key is always loaded for real; a reload goes straight through.
     """
+    if known is not None:
+        return load_keys(state_dir, known)
     keys = state_dir / "keys"
     try:
         index = (keys / "index.json").read_bytes()
@@ -189,7 +191,7 @@ def quick_settings(tmp_path: Path, state_template: Path, monkeypatch: pytest.Mon
     """Like ``settings`` (fresh state directory and store) but on a copy of keys made once a session."""
     state = tmp_path / "state"
     shutil.copytree(state_template, state)
-    monkeypatch.setattr(mock_idp.context, "load_keys", _memo_load_keys)
+    monkeypatch.setattr(mock_idp.keys, "load_keys", _memo_load_keys)
     return Settings(state_dir=str(state), issuer=ISSUER, population=100_000)
 
 

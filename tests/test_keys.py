@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import logging
 import stat
 
 import jwt
+import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from loadtests.oidc_client import ClientRegistration, validate_id_token
-from mock_idp.keys import rotate
+from mock_idp.keys import LiveKeys, rotate
 from mock_idp.settings import Settings
 from tests.conftest import CALLBACK, ISSUER, TEST_RP, Idp, client_entry, open_idp
 
@@ -90,3 +92,41 @@ def test_rotation_publishes_first_then_signs_and_keeps_the_old_key(
         assert newest not in (old, new)
         r = twice.http.get("/userinfo", headers={"Authorization": f"Bearer {old_body['access_token']}"})
         assert r.status_code == 401
+
+
+def test_a_running_idp_follows_a_rotation_at_its_next_check(
+    quick_settings: Settings, rp_key: rsa.RSAPrivateKey
+) -> None:
+    """No restart: a worker looks at the index at most once a second (here: a clock it is given)."""
+    s = settings_for(quick_settings, rp_key)
+    with open_idp(s, rp(rp_key)) as idp:
+        now = [0.0]
+        idp.ctx.live_keys = LiveKeys(s.state_path, interval=1.0, clock=lambda: now[0])
+        old, _ = signing_kid(idp)
+        first = idp.ctx.keys
+        rotate(s.state_path)  # publish
+        assert published(idp) == [old]  # not looked at before the interval has passed
+        now[0] = 1.0
+        kids = published(idp)
+        assert len(kids) == 2 and kids[0] == old
+        assert signing_kid(idp)[0] == old  # published, not signing yet
+        assert idp.ctx.keys.signing.private_key is first.signing.private_key  # a known key is not re-read
+        rotate(s.state_path)  # sign with it
+        now[0] = 2.0
+        assert signing_kid(idp)[0] == kids[1]
+        assert published(idp) == kids
+
+
+def test_a_broken_index_is_logged_and_the_keys_in_use_are_kept(
+    quick_settings: Settings, caplog: pytest.LogCaptureFixture
+) -> None:
+    state = quick_settings.state_path
+    live = LiveKeys(state, interval=0.0)
+    before = live.current()
+    index = state / "keys" / "index.json"
+    for broken in ("{not json", '[{"kid": "no-such-key", "status": "active"}]', '[{"kid": "x"}]', "[]"):
+        index.write_text(broken)
+        with caplog.at_level(logging.WARNING, logger="mock_idp.keys"):
+            assert live.current() is before
+        assert "signing keys not reloaded" in caplog.text
+        caplog.clear()

@@ -7,15 +7,18 @@ where each step goes, so they show, not assume, that single-use state is shared 
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import signal
 import socket
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import httpx
+import jwt
 import pytest
 
 from mock_idp import MOCK_BANNER
@@ -29,6 +32,7 @@ from tests.servers import (
     redeem_data,
     refresh,
     refresh_data,
+    run_cli,
     running_idp,
     worker_connections,
 )
@@ -201,3 +205,33 @@ def test_a_killed_worker_is_replaced_and_the_server_keeps_serving(tmp_path: Path
                 assert r.status_code == 200, r.text
         assert s.stop() == 0, s.stderr()
     assert "starting another" in s.stderr()
+
+
+def test_rotate_key_reaches_every_running_worker_without_a_restart(tmp_path: Path) -> None:
+    with running_idp(tmp_path / "state", workers=WORKERS) as s, worker_connections(s) as conns:
+
+        def published(http: httpx.Client) -> list[str]:
+            return [k["kid"] for k in http.get("/.well-known/jwks.json").json()["keys"]]
+
+        def on_every_worker(expected: Callable[[httpx.Client], bool], what: str) -> None:
+            deadline = time.monotonic() + 10  # polled: a worker looks at the key index once a second
+            while not all(expected(http) for http in conns.values()):
+                assert time.monotonic() < deadline, f"not every worker {what} within 10 s"
+                time.sleep(0.1)
+
+        (old,) = published(next(iter(conns.values())))
+        assert run_cli(["idp", "--state-dir", str(s.state_dir), "rotate-key"], cwd=tmp_path).returncode == 0
+        on_every_worker(lambda http: len(published(http)) == 2, "published the new key")
+        new = published(next(iter(conns.values())))[1]
+        assert run_cli(["idp", "--state-dir", str(s.state_dir), "rotate-key"], cwd=tmp_path).returncode == 0
+
+        citizens = itertools.count(4400)
+
+        def signs_with_new(http: httpx.Client) -> bool:
+            r = http.post("/token", data=redeem_data(s, login(s, next(citizens))))
+            assert r.status_code == 200, r.text
+            body = r.json()
+            return {jwt.get_unverified_header(body[t])["kid"] for t in ("id_token", "access_token")} == {new}
+
+        on_every_worker(signs_with_new, "signed with the new key")
+        assert all(published(http) == [old, new] for http in conns.values())
