@@ -131,7 +131,7 @@ class Response:
 
 
 def json_response(data: Any, status: int = 200, headers: list[tuple[bytes, bytes]] | None = None) -> Response:
-    body = compact_json(data).encode()
+    body = compact_json(data)
     return Response(status, body, [(b"content-type", b"application/json"), *(headers or [])])
 
 

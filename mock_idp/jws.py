@@ -16,18 +16,20 @@ Tokens signed here are verified by PyJWT and authlib in the tests.
 from __future__ import annotations
 
 import binascii
-import json
 import math
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
 _TO_STD = bytes.maketrans(b"-_", b"+/")
 _TO_URL = bytes.maketrans(b"+/", b"-_")
-compact_json = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps builds one per call
+compact_json = orjson.dumps
+"""JSON bytes without spaces. orjson, not the stdlib: a login encodes and decodes JSON about 15 times
+(claims, sealed state, responses, client assertions) at ~2 us each with ``json``, ~0.2-0.5 us here."""
 _PKCS1, _SHA512 = padding.PKCS1v15(), hashes.SHA512()
 MAX_TOKEN_LENGTH = 16384
 
@@ -57,19 +59,19 @@ def b64url_encode(data: bytes) -> bytes:
 
 def header_segment(kid: str) -> bytes:
     """The encoded protected header of every token a key signs (NHS login: ``alg``, ``typ``, ``kid``)."""
-    return b64url_encode(compact_json({"alg": "RS512", "kid": kid, "typ": "JWT"}).encode())
+    return b64url_encode(compact_json({"alg": "RS512", "kid": kid, "typ": "JWT"}))
 
 
 def sign_rs512(header: bytes, claims: dict[str, Any], key: rsa.RSAPrivateKey) -> str:
     """A compact JWS of *claims* under an encoded *header* (from ``header_segment``)."""
-    signing_input = header + b"." + b64url_encode(compact_json(claims).encode())
+    signing_input = header + b"." + b64url_encode(compact_json(claims))
     return (signing_input + b"." + b64url_encode(key.sign(signing_input, _PKCS1, _SHA512))).decode("ascii")
 
 
 def _object(raw: bytes, what: str) -> dict[str, Any]:
     try:
-        value = json.loads(raw)
-    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: deeply nested arrays
+        value = orjson.loads(raw)
+    except ValueError:  # orjson.JSONDecodeError: also bad UTF-8, NaN, deep nesting, 64-bit overflow
         raise JwsError(f"{what} is not JSON") from None
     if not isinstance(value, dict):
         raise JwsError(f"{what} is not a JSON object")

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import os
 import time
 from pathlib import Path
 from typing import Any
 
+import orjson
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
@@ -51,7 +51,7 @@ class Sealer:
     def seal(self, purpose: str, data: dict[str, Any], ttl: float, now: float | None = None) -> str:
         payload = dict(data, exp=int((now if now is not None else time.time()) + ttl))
         nonce = os.urandom(12)
-        ct = self._aead.encrypt(nonce, compact_json(payload).encode(), purpose.encode())
+        ct = self._aead.encrypt(nonce, compact_json(payload), purpose.encode())
         return base64.urlsafe_b64encode(nonce + ct).rstrip(b"=").decode()
 
     def unseal(self, purpose: str, value: str, now: float | None = None) -> dict[str, Any]:
@@ -60,7 +60,7 @@ class Sealer:
         try:
             raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
             plain = self._aead.decrypt(raw[:12], raw[12:], purpose.encode())
-            data: dict[str, Any] = json.loads(plain)
+            data: dict[str, Any] = orjson.loads(plain)
         except (InvalidTag, ValueError, binascii.Error, UnicodeError):
             raise Unsealable("not a value this server issued") from None
         if data.get("exp", 0) < (now if now is not None else time.time()):
