@@ -191,7 +191,9 @@ def consent(ctx: Context, req: Request, p: dict[str, str], data: dict[str, Any])
     if p.get("decision") != "allow":
         ctx.metrics.error(AccessDenied.error)
         return error_redirect(auth.redirect_uri, auth.state, AccessDenied("the citizen did not consent"))
-    ctx.store.set(CONSENT_NS, f"{data['i']}:{auth.client_id}", " ".join(auth.scopes), 365 * 24 * 3600.0)
+    key = f"{data['i']}:{auth.client_id}"
+    granted = set((ctx.store.get(CONSENT_NS, key) or "").split()) | set(auth.scopes)  # adds, never narrows
+    ctx.store.set(CONSENT_NS, key, " ".join(sorted(granted)), 365 * 24 * 3600.0)
     citizen = _flow_citizen(ctx, data)
     return complete(ctx, req, data, citizen, data["cr"])
 

@@ -201,6 +201,20 @@ def test_wider_scopes_ask_for_consent_again(idp: Idp) -> None:
     assert is_consent_page(r)
 
 
+def test_consent_adds_up_so_an_earlier_set_is_not_asked_again(idp: Idp) -> None:
+    c = person(idp)
+    idp.login(c.index, scope="openid email")
+    r = idp.post_form(
+        credentials(idp, c, prompt="login", scope="openid phone").text, {"otp_code": c.sms_code}
+    )
+    assert is_consent_page(r)  # phone is new
+    code_of(idp.post_form(r.text, {}, ("decision", "allow")))
+    for scope in ("openid email", "openid phone", "openid email phone"):  # each consented before
+        code_of(
+            idp.post_form(credentials(idp, c, prompt="login", scope=scope).text, {"otp_code": c.sms_code})
+        )
+
+
 def test_consent_deny_redirects_with_access_denied(idp: Idp) -> None:
     c = person(idp)
     r = idp.post_form(credentials(idp, c, state="s-deny").text, {"otp_code": c.sms_code})
