@@ -193,6 +193,7 @@ class LiveKeys:
         self.interval = interval
         self.clock = clock
         self._stamp = self._index_stamp()
+        self._failed: tuple[int, int, int] | None = (-1, -1, -1)  # no index has failed yet
         self._keys = load_keys(state_dir)
         self._due = clock() + interval
 
@@ -205,11 +206,12 @@ class LiveKeys:
         """Reload now if the index changed; True when the keys did."""
         self._due = self.clock() + self.interval
         stamp = self._index_stamp()
-        if stamp == self._stamp:
+        if stamp in (self._stamp, self._failed):
             return False
         try:
             keys = load_keys(self.state_dir, self._keys)
         except (OSError, ValueError, KeyError, TypeError) as exc:
+            self._failed = stamp  # said once; the next change of the index is tried again
             log.warning("signing keys not reloaded (keeping the ones in use): %s", exc)
             return False
         self._keys, self._stamp = keys, stamp

@@ -124,9 +124,13 @@ def test_a_broken_index_is_logged_and_the_keys_in_use_are_kept(
     live = LiveKeys(state, interval=0.0)
     before = live.current()
     index = state / "keys" / "index.json"
-    for broken in ("{not json", '[{"kid": "no-such-key", "status": "active"}]', '[{"kid": "x"}]', "[]"):
-        index.write_text(broken)
+    for broken in ("{not json", '[{"kid": "no-such-key", "status": "active"}]', '[{"kid": "x"}]', "[]", None):
+        if broken is None:
+            index.unlink()
+        else:
+            index.write_text(broken)
         with caplog.at_level(logging.WARNING, logger="mock_idp.keys"):
             assert live.current() is before
-        assert "signing keys not reloaded" in caplog.text
+            assert live.current() is before  # the same broken index is reported once
+        assert caplog.text.count("signing keys not reloaded") == 1
         caplog.clear()
