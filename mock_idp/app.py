@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from mock_idp import admin, discovery, journey, ops, routes, token, userinfo
+from mock_idp import admin, discovery, journey, ops, registration, routes, token, userinfo
 from mock_idp.authorize import authorize
 from mock_idp.context import Context, build_context
 from mock_idp.http import App, Handler, Request, Response
@@ -30,6 +30,7 @@ def app_for(ctx: Context) -> App:
         routes.AUTHORIZE: _bind(ctx, authorize, "GET", "POST"),
         routes.SIGN_IN: _bind(ctx, journey.sign_in, "POST"),
         routes.SMS_CODE: _bind(ctx, journey.sms_code, "POST"),
+        routes.REGISTER: _bind(ctx, registration.register, "POST"),
         routes.UPLIFT: _bind(ctx, journey.uplift, "POST"),
         routes.CONSENT: _bind(ctx, journey.consent, "POST"),
         routes.TOKEN: _bind(ctx, token.token, "POST"),

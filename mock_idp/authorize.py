@@ -50,9 +50,10 @@ class AuthRequest:
     vtr: tuple[str, ...]
     code_challenge: str
     prompt: str
+    allow_registration: bool = True
 
     def to_flow(self) -> dict[str, Any]:
-        return {
+        flow: dict[str, Any] = {
             "c": self.client_id,
             "r": self.redirect_uri,
             "s": " ".join(self.scopes),
@@ -62,10 +63,23 @@ class AuthRequest:
             "cc": self.code_challenge,
             "p": self.prompt,
         }
+        if not self.allow_registration:
+            flow["ar"] = False
+        return flow
 
     @classmethod
     def from_flow(cls, d: dict[str, Any]) -> AuthRequest:
-        return cls(d["c"], d["r"], tuple(d["s"].split()), d["st"], d["n"], tuple(d["v"]), d["cc"], d["p"])
+        return cls(
+            d["c"],
+            d["r"],
+            tuple(d["s"].split()),
+            d["st"],
+            d["n"],
+            tuple(d["v"]),
+            d["cc"],
+            d["p"],
+            d.get("ar", True),
+        )
 
 
 def error_redirect(redirect_uri: str, state: str | None, exc: OAuthError) -> Response:
@@ -117,6 +131,8 @@ def _validate(ctx: Context, client_id: str, p: dict[str, str]) -> AuthRequest:
         raise InvalidRequest("prompt must be empty, none or login")
     if p.get("display", "page") not in ("page", "touch"):
         raise InvalidRequest("display must be page or touch")
+    if p.get("allow_registration", "true") not in ("true", "false"):
+        raise InvalidRequest("allow_registration must be true or false")
     vectors = parse_vtr(p.get("vtr"))
     refused = [v.text for v in vectors if v.text not in client.vectors]
     if refused:
@@ -143,6 +159,7 @@ def _validate(ctx: Context, client_id: str, p: dict[str, str]) -> AuthRequest:
         tuple(v.text for v in vectors),
         challenge,
         prompt,
+        p.get("allow_registration") != "false",
     )
 
 
@@ -177,4 +194,4 @@ def authorize(ctx: Context, req: Request) -> Response:
         ctx.metrics.error(LoginRequired.error)
         return error_redirect(redirect_uri, state, LoginRequired("no single sign-on session"))
     flow = ctx.sealer.seal(FLOW, {**auth.to_flow(), "stage": "sign-in"}, ctx.settings.lifetimes.flow)
-    return html_response(pages.sign_in_page(flow))
+    return html_response(pages.sign_in_page(flow, register=auth.allow_registration))

@@ -1,7 +1,9 @@
-"""The citizen directory: the derived population, named test users, and runtime overrides.
+"""The citizen directory: the derived population, named test users, registered accounts, overrides.
 
 Lookups cost no memory per citizen: a synthetic citizen is derived on demand from ``(seed, index)``.
 Named users (a JSON file of chosen claims) take indexes from the file or just past the population.
+Accounts created through the registration journey (``mock_idp/registration.py``) are records in the
+shared store, from ``REGISTERED_BASE`` up; only an email outside the synthetic domain costs a lookup.
 What changes at runtime (an uplifted proofing level, an admin's claim override) is one JSON record
 per citizen in the shared store, so every worker and host sees it.
 """
@@ -9,11 +11,13 @@ per citizen in the shared store, so every worker and host sees it.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
+import secrets
 from pathlib import Path
 from typing import Any
 
-from mock_idp.population import Citizen, citizen, index_from_email
+from mock_idp.population import EMAIL_DOMAIN, Citizen, citizen, index_from_email, registered_citizen
 from mock_idp.settings import Settings
 from mock_idp.store import Store
 
@@ -21,6 +25,24 @@ OVERRIDE_NS = "citizen"
 OVERRIDE_TTL = 10 * 365 * 24 * 3600.0
 OVERRIDABLE = frozenset(f.name for f in dataclasses.fields(Citizen)) - {"index", "email", "sub", "returning"}
 LEVELS = ("P0", "P5", "P9")
+ACCOUNT_NS = "account"  # registered email -> index
+ACCOUNT_BY_INDEX_NS = "account-i"  # index -> {"e": email, "pw": password hash, "m": mobile}
+ACCOUNT_TTL = 10 * 365 * 24 * 3600.0
+REGISTERED_BASE = 1_000_000_000  # above every synthetic (< 90m) and users-file index
+
+
+def hash_password(password: str, salt: str | None = None) -> str:
+    """Salted SHA-256: a mock's record of a test password, fast on purpose; not a scheme to copy."""
+    salt = salt or secrets.token_hex(8)
+    return f"sha256${salt}${hashlib.sha256((salt + password).encode()).hexdigest()}"
+
+
+def password_matches(stored: str, password: str) -> bool:
+    """*stored* is a synthetic citizen's password, or a registered account's ``sha256$salt$hex``."""
+    if stored.startswith("sha256$"):
+        salt = stored.split("$", 2)[1]
+        return secrets.compare_digest(hash_password(password, salt).encode(), stored.encode())
+    return secrets.compare_digest(password.encode(), stored.encode())
 
 
 def _validate(fields: dict[str, Any]) -> dict[str, str]:
@@ -70,15 +92,24 @@ class Directory:
         if email in self.named_by_email:
             return self.named_by_email[email]
         index = index_from_email(email)
-        if index is None or index >= self.settings.population:
+        if index is not None:
+            return index if index < self.settings.population else None
+        if email.endswith("@" + EMAIL_DOMAIN):
             return None
-        return index
+        raw = self.store.get(ACCOUNT_NS, email)  # a registered account
+        return int(raw) if raw else None
 
     def _base(self, index: int) -> Citizen | None:
         if index in self.named:
             return self.named[index]
         if 0 <= index < self.settings.population:
             return self._derive(index)
+        if index >= REGISTERED_BASE:
+            raw = self.store.get(ACCOUNT_BY_INDEX_NS, str(index))
+            if raw:
+                a = json.loads(raw)
+                s = self.settings
+                return registered_citizen(index, a["e"], a["pw"], a["m"], s.seed, s.fixed_sms_code)
         return None
 
     def overrides(self, index: int) -> dict[str, str]:

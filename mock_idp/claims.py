@@ -76,7 +76,7 @@ def identity_claims(
             out["phone_number"] = c.phone_number
             out["phone_number_verified"] = True
             out["phone_number_pds_matched"] = level >= 5
-        elif scope == "landline":
+        elif scope == "landline" and c.landline_number:  # a registered account may have none
             out["landline_number"] = c.landline_number
             out["landline_number_verified"] = True
         elif scope == "gp_registration_details":

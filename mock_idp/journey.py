@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import functools
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 from urllib.parse import urlencode
 
 from mock_idp import pages
 from mock_idp.authorize import FLOW, AuthRequest, error_redirect
+from mock_idp.citizens import password_matches
 from mock_idp.context import Context
 from mock_idp.errors import AccessDenied, InvalidRequest, OAuthError
 from mock_idp.http import Request, Response, html_response, redirect, set_cookie
@@ -34,17 +35,18 @@ class FlowError(Exception):
     pass
 
 
-def _flow(ctx: Context, params: dict[str, str], stage: str) -> dict[str, Any]:
+def open_flow(ctx: Context, params: dict[str, str], stages: Collection[str]) -> dict[str, Any]:
+    """The sealed journey state a form posted, if it is for one of *stages*."""
     try:
         data = ctx.sealer.unseal(FLOW, params.get("flow", ""))
     except Unsealable as exc:
         raise FlowError(f"sign-in journey is invalid or has expired ({exc}); start again") from None
-    if data.get("stage") != stage:
+    if data.get("stage") not in stages:
         raise FlowError("this form does not belong to this step of the journey")
     return data
 
 
-def _seal_flow(ctx: Context, data: dict[str, Any], stage: str) -> str:
+def seal_flow(ctx: Context, data: dict[str, Any], stage: str) -> str:
     return ctx.sealer.seal(FLOW, {**data, "stage": stage}, ctx.settings.lifetimes.flow)
 
 
@@ -60,9 +62,9 @@ def journey_step(stage: str) -> Callable[[StepHandler], Callable[[Context, Reque
         def handler(ctx: Context, req: Request) -> Response:
             try:
                 p = req.params()
-                return fn(ctx, req, p, _flow(ctx, p, stage))
+                return fn(ctx, req, p, open_flow(ctx, p, (stage,)))
             except (FlowError, InvalidRequest) as exc:
-                return _journey_error(exc)
+                return journey_error(exc)
 
         return handler
 
@@ -76,7 +78,7 @@ def _flow_citizen(ctx: Context, data: dict[str, Any]) -> Citizen:
     return citizen
 
 
-def _journey_error(exc: Exception) -> Response:
+def journey_error(exc: Exception) -> Response:
     return html_response(pages.error_page("invalid_request", str(exc)), 400)
 
 
@@ -115,22 +117,26 @@ def sign_in(ctx: Context, req: Request, p: dict[str, str], data: dict[str, Any])
     citizen = ctx.directory.get(index) if index is not None else None
     if citizen is None:
         return html_response(
-            pages.sign_in_page(flow, "wrong_credentials", "Email or password is wrong.", email)
+            pages.sign_in_page(
+                flow, "wrong_credentials", "Email or password is wrong.", email, data.get("ar", True)
+            )
         )
     failures = _failures(ctx, citizen.index)
     if failures >= ctx.settings.lockout_threshold:
         return _locked_page(flow)
-    if not secrets.compare_digest(password.encode(), citizen.password.encode()):
+    if not password_matches(citizen.password, password):
         if _fail(ctx, citizen.index):
             return _locked_page(flow)
         return html_response(
-            pages.sign_in_page(flow, "wrong_credentials", "Email or password is wrong.", email)
+            pages.sign_in_page(
+                flow, "wrong_credentials", "Email or password is wrong.", email, data.get("ar", True)
+            )
         )
     data["i"] = citizen.index
     if _remembered(ctx, req, citizen.index):
         _forget_failures(ctx, citizen.index, failures)
         return complete(ctx, req, data, citizen, ["Cp", "Cd"])
-    return html_response(pages.sms_code_page(_seal_flow(ctx, data, "sms"), _mask(citizen.phone_number)))
+    return html_response(pages.sms_code_page(seal_flow(ctx, data, "sms"), _mask(citizen.phone_number)))
 
 
 def _sealed_cookie(ctx: Context, req: Request, name: str, purpose: str) -> dict[str, Any] | None:
@@ -228,14 +234,12 @@ def complete(
             return _interaction_required(auth, "access_denied", "no requested vector can be met")
         if auth.prompt == "none":
             return _interaction_required(auth, "interaction_required", "identity uplift needed")
-        flow = _seal_flow(ctx, {**data, "target": target}, "uplift")
+        flow = seal_flow(ctx, {**data, "target": target}, "uplift")
         return html_response(pages.uplift_page(flow, citizen.proofing_level, target))
     if not citizen.returning and not _consented(ctx, citizen.index, auth):
         if auth.prompt == "none":
             return _interaction_required(auth, "consent_required", "consent needed")
-        return html_response(
-            pages.consent_page(_seal_flow(ctx, data, "consent"), auth.client_id, auth.scopes)
-        )
+        return html_response(pages.consent_page(seal_flow(ctx, data, "consent"), auth.client_id, auth.scopes))
     lt = ctx.settings.lifetimes
     code = ctx.sealer.seal(
         CODE,

@@ -26,6 +26,9 @@ class Metrics:
         self.logins = Counter(
             "mock_idp_logins", "Completed sign-ins (authorization codes issued)", registry=reg
         )
+        self.registrations = Counter(
+            "mock_idp_registrations", "Accounts created through the registration journey", registry=reg
+        )
         self.grants = Counter("mock_idp_grants", "Tokens issued by grant type", ["grant_type"], registry=reg)
         self.errors = Counter(
             "mock_idp_oauth_errors", "OAuth errors returned, by error code", ["error"], registry=reg

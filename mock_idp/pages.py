@@ -11,7 +11,7 @@ from __future__ import annotations
 from html import escape
 
 from mock_idp import MOCK_BANNER
-from mock_idp.routes import CONSENT, SIGN_IN, SMS_CODE, UPLIFT
+from mock_idp.routes import CONSENT, REGISTER, SIGN_IN, SMS_CODE, UPLIFT
 
 _STYLE = (
     "body{font-family:Arial,sans-serif;max-width:34rem;margin:2rem auto;padding:0 1rem;color:#212b32}"
@@ -46,7 +46,15 @@ def _hidden(flow: str) -> str:
     return f"<input type=hidden name=flow value='{escape(flow)}'>"
 
 
-def sign_in_page(flow: str, error: str = "", message: str = "", email: str = "") -> str:
+def sign_in_page(
+    flow: str, error: str = "", message: str = "", email: str = "", register: bool = True
+) -> str:
+    create = (
+        f"<form method=post action='{REGISTER}' id=register>{_hidden(flow)}"
+        "<button type=submit>Create an NHS login</button></form>"
+        if register
+        else ""
+    )
     return _page(
         "Sign in to the NHS (mock)",
         _error(error, message) + f"<form method=post action='{SIGN_IN}'>{_hidden(flow)}"
@@ -55,7 +63,92 @@ def sign_in_page(flow: str, error: str = "", message: str = "", email: str = "")
         "<label for=password>Password</label>"
         "<input id=password name=password type=password autocomplete=current-password>"
         "<button type=submit>Continue</button></form>"
-        "<p>Synthetic citizens only: <code>loginload idp citizen I</code> prints sign-in details.</p>",
+        "<p>Synthetic citizens only: <code>loginload idp citizen I</code> prints sign-in details.</p>"
+        + create,
+    )
+
+
+def _register_form(flow: str, fields: str, button: str = "Continue") -> str:
+    return (
+        f"<form method=post action='{REGISTER}'>{_hidden(flow)}{fields}"
+        f"<button type=submit>{button}</button></form>"
+    )
+
+
+def register_email_page(flow: str, error: str = "", message: str = "", email: str = "") -> str:
+    return _page(
+        "Create an NHS login: your email address",
+        _error(error, message)
+        + _register_form(
+            flow,
+            "<label for=email>Email address</label>"
+            f"<input id=email name=email type=email autocomplete=email value='{escape(email)}'>",
+        ),
+    )
+
+
+def register_password_page(flow: str, error: str = "", message: str = "") -> str:
+    return _page(
+        "Create a password",
+        _error(error, message)
+        + _register_form(
+            flow,
+            "<label for=password>Password (8 or more characters, not only letters or only numbers)</label>"
+            "<input id=password name=password type=password autocomplete=new-password>"
+            "<label for=confirm>Confirm your password</label>"
+            "<input id=confirm name=confirm_password type=password autocomplete=new-password>",
+        ),
+    )
+
+
+def register_terms_page(flow: str, error: str = "", message: str = "") -> str:
+    return _page(
+        "Terms of use",
+        _error(error, message)
+        + "<p>These are a mock's terms: synthetic accounts for testing, no real data.</p>"
+        + _register_form(
+            flow, "<label><input type=checkbox name=accept_terms value=yes> I accept the terms of use</label>"
+        ),
+    )
+
+
+def register_email_code_page(flow: str, email: str, error: str = "", message: str = "") -> str:
+    return _page(
+        "Check your email",
+        _error(error, message)
+        + f"<p>We would send a code to {escape(email)}. This mock sends no email: the code is the "
+        "configured fixed code (<code>fixed_sms_code</code>, 123456 by default).</p>"
+        + _register_form(
+            flow,
+            "<label for=email_code>Code from the email</label>"
+            "<input id=email_code name=email_code type=text inputmode=numeric maxlength=6>",
+        ),
+    )
+
+
+def register_mobile_page(flow: str, error: str = "", message: str = "") -> str:
+    return _page(
+        "Enter your mobile number",
+        _error(error, message)
+        + _register_form(
+            flow,
+            "<label for=mobile>UK mobile number</label>"
+            "<input id=mobile name=mobile type=tel autocomplete=tel>",
+        ),
+    )
+
+
+def register_sms_page(flow: str, mobile: str, error: str = "", message: str = "") -> str:
+    return _page(
+        "Enter the security code",
+        _error(error, message)
+        + f"<p>We sent a 6-digit code to {escape(mobile)} (no real SMS is sent by this mock: the code "
+        "is the configured fixed code).</p>"
+        + _register_form(
+            flow,
+            "<label for=otp>Security code</label>"
+            "<input id=otp name=otp_code type=text inputmode=numeric autocomplete=one-time-code maxlength=6>",
+        ),
     )
 
 

@@ -241,3 +241,28 @@ def citizen(
         proofing_level=_level(d, mix),
         returning=_returning(d, returning_share),
     )
+
+
+def registered_citizen(
+    index: int, email: str, password: str, mobile: str, seed: str, sms_code: str
+) -> Citizen:
+    """An account made through the registration journey: P0 (email and mobile verified, no NHS number,
+    no demographics matched); its ``sub`` and the fields P0 never shows are derived like anyone's."""
+    d = _digest(seed, index)
+    return Citizen(
+        index=index,
+        sub=str(uuid.UUID(bytes=d[0:16], version=4)),
+        email=email,
+        password=password,
+        sms_code=sms_code,
+        nhs_number="",
+        given_name=_GIVEN[d[35] % len(_GIVEN)],
+        family_name=_FAMILY[d[36] % len(_FAMILY)],
+        birthdate=datetime.date.fromordinal(
+            _EPOCH + int.from_bytes(d[32:35], "big") % _BIRTH_SPAN
+        ).isoformat(),
+        phone_number=mobile,
+        landline_number="",
+        gp_ods_code="",
+        proofing_level="P0",
+    )

@@ -51,7 +51,8 @@ def test_sign_in_page() -> None:
     page = parse_page(pages.sign_in_page("sealed-flow", email="a@example.org"))
     assert page.title == "Sign in to the NHS (mock) - MOCK NHS login"
     assert page.error is None
-    assert len(page.forms) == 1
+    assert len(page.forms) == 2  # sign in; create an NHS login
+    assert (page.forms[1].action, page.forms[1].fields) == ("/register", {"flow": "sealed-flow"})
     form = page.forms[0]
     assert (form.action, form.method) == (SIGN_IN, "post")
     assert form.fields == {"flow": "sealed-flow"}  # only hidden fields carry values

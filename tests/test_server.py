@@ -21,6 +21,7 @@ import httpx
 import jwt
 import pytest
 
+from loadtests.oidc_client import parse_page
 from mock_idp import MOCK_BANNER
 from tests.servers import (
     LOOPBACK,
@@ -235,3 +236,51 @@ def test_rotate_key_reaches_every_running_worker_without_a_restart(tmp_path: Pat
 
         on_every_worker(signs_with_new, "signed with the new key")
         assert all(published(http) == [old, new] for http in conns.values())
+
+
+def test_an_account_registered_across_workers_signs_in_on_every_worker(server: IdpServer) -> None:
+    """Each registration step on the other worker than the last; then a sign-in on each worker."""
+    email, password, code = f"cross-worker-{server.port}@example.test", "Cross-worker-1", "123456"
+    params = {
+        "client_id": server.dev_client.client_id,
+        "redirect_uri": server.callback,
+        "response_type": "code",
+        "scope": "openid email phone",
+        "state": "st-reg",
+        "nonce": "n-reg",
+        "vtr": '["P0.Cp.Cd"]',
+        "prompt": "login",
+    }
+    answers = [
+        ("flow", {}),  # the sign-in page's "Create an NHS login" form
+        ("email", {"email": email}),
+        ("password", {"password": password, "confirm_password": password}),
+        ("accept_terms", {"accept_terms": "yes"}),
+        ("email_code", {"email_code": code}),
+        ("mobile", {"mobile": "07700900456"}),
+        ("otp_code", {"otp_code": code}),
+        ("decision", {"decision": "allow"}),
+    ]
+    with worker_connections(server) as conns:
+        workers = itertools.cycle(conns.values())
+        page = next(workers).get("/authorize", params=params)
+        served = set()
+        for has, values in answers:
+            form = parse_page(page.text).forms[-1] if has == "flow" else parse_page(page.text).form(has)
+            assert form is not None, f"no form for {has}: {page.text[:300]}"
+            http = next(workers)
+            page = http.post(form.action, data=dict(form.fields, **values))
+            served.add(server.serving_pid(page))
+        assert page.status_code == 302 and "code=" in page.headers["location"], page.text[:300]
+        assert served == set(conns)
+        for http in conns.values():  # the account is in the shared store: every worker signs it in
+            sign_in = http.get("/authorize", params=params)
+            sms = http.post(
+                "/sign-in",
+                data=dict(
+                    parse_page(sign_in.text).form("password").fields,  # type: ignore[union-attr]
+                    email=email,
+                    password=password,
+                ),
+            )
+            assert parse_page(sms.text).form("otp_code") is not None, sms.text[:300]
