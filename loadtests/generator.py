@@ -178,6 +178,10 @@ class Generator:
                 return runner.login(a.kind, self.accounts.account(index), cookies)
             # no device remembered yet in this process: sign in fully and remember this one
             return runner.login(Journey.FULL_LOGIN, self.accounts.pick(rng, population))
+        if a.kind == Journey.REGISTRATION:
+            if not isinstance(self.accounts, MockPopulation):
+                raise JourneyFailed("registration_unsupported", "registration needs the mock's fixed codes")
+            return runner.register(self.accounts.fixed_sms_code)
         account = self.accounts.pick(
             rng,
             population,

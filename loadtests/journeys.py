@@ -136,8 +136,8 @@ class JourneyRunner:
         self.step = Step(client, record)
 
     # -- the login journey ---------------------------------------------------------------------------
-    def login(self, kind: str, account: Account, cookies: list[Any] | None = None) -> str:
-        """Walk one journey; returns the outcome ("completed" or "abandoned"); raises JourneyFailed."""
+    def _authorize_url(self, kind: str, cookies: list[Any] | None) -> tuple[str, str, str, str]:
+        """A fresh browser (only *cookies* kept) and this journey's authorize URL, state, nonce, verifier."""
         p = self.provider
         jar = getattr(self.client, "cookiejar", None)
         if jar is not None:
@@ -158,7 +158,11 @@ class JourneyRunner:
             "code_challenge": challenge,
             "code_challenge_method": "S256",
         }
-        url = p.authorization_endpoint + "?" + urlencode(query)
+        return p.authorization_endpoint + "?" + urlencode(query), state, nonce, verifier
+
+    def login(self, kind: str, account: Account, cookies: list[Any] | None = None) -> str:
+        """Walk one journey; returns the outcome ("completed" or "abandoned"); raises JourneyFailed."""
+        url, state, nonce, verifier = self._authorize_url(kind, cookies)
         r = self.step("authorize", "GET", url, (200,))
         page = _page(r, "authorize")
         form = page.form("password")
@@ -176,6 +180,52 @@ class JourneyRunner:
         r = self.step("sign_in", "POST", action, (200, 302), data=urlencode(data), headers=FORM)
         r = self._through_pages(kind, account, r, action)
         return self._redeem(kind, account, r, state, nonce, verifier)
+
+    def register(self, code: str) -> str:
+        """Create an account from the sign-in page ("Create an NHS login"), then finish the journey as
+        that new citizen. *code* is the provider's email and SMS code (the mock's fixed code)."""
+        url, state, nonce, verifier = self._authorize_url(Journey.REGISTRATION, None)
+        r = self.step("authorize", "GET", url, (200,))
+        page = _page(r, "authorize")
+        form = next((f for f in page.forms if f.action.rstrip("/").endswith("/register")), None)
+        if form is None:
+            raise JourneyFailed("register_form", f"no registration form on {page.title!r}")
+        tag = secrets.token_hex(10)
+        account = Account(-1, f"new-{tag}@registrations.loginload.test", f"Reg-{tag}-1", code)
+        mobile = f"07700{self.rng.randrange(1_000_000):06d}"
+        answers = (
+            ("register_email", "email", {"email": account.email}),
+            (
+                "register_password",
+                "password",
+                {"password": account.password, "confirm_password": account.password},
+            ),
+            ("register_terms", "accept_terms", {"accept_terms": "yes"}),
+            ("verify_email", "email_code", {"email_code": code}),
+            ("register_mobile", "mobile", {"mobile": mobile}),
+            ("register_sms_code", "otp_code", {"otp_code": code}),
+        )
+        r = self.step(
+            "register_start",
+            "POST",
+            urljoin(url, form.action),
+            (200,),
+            data=urlencode(form.fields),
+            headers=FORM,
+        )
+        for name, field_, values in answers:
+            page = _page(r, name)
+            if page.error:
+                raise JourneyFailed(f"page_error_{page.error}", page.title)
+            form = page.form(field_)
+            if form is None:
+                raise JourneyFailed(f"{name}_form", f"no {field_} form on {page.title!r}")
+            data = dict(form.fields, **values)
+            r = self.step(
+                name, "POST", urljoin(url, form.action), (200, 302), data=urlencode(data), headers=FORM
+            )
+        r = self._through_pages(Journey.REGISTRATION, account, r, url)
+        return self._redeem(Journey.REGISTRATION, account, r, state, nonce, verifier)
 
     def _through_pages(self, kind: str, account: Account, r: Any, base: str) -> Any:
         """SMS code, uplift and consent pages, whichever the provider shows, until the redirect."""

@@ -6,6 +6,7 @@ never has to travel: the master only sends the start instant and each generator'
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,10 +29,14 @@ class RunPlan:
 
 def plan_from_options(opts: Any) -> RunPlan:
     model = model_from_toml(Path(opts.ll_workload)) if opts.ll_workload else WorkloadModel()
-    if model.journey_mix.registration > 0:
-        raise ValueError(
-            "journey_mix.registration must be 0: the journeys do not walk registration pages yet"
+    mix = model.journey_mix
+    if mix.registration > 0 and opts.ll_accounts:
+        # another provider: registration is walked against the mock only (its pages, its fixed email and
+        # SMS code), so a new account's journey is modelled as a first visit, as NHS login's own is after
+        mix = dataclasses.replace(
+            mix, first_visit_consent=mix.first_visit_consent + mix.registration, registration=0.0
         )
+        model = dataclasses.replace(model, journey_mix=mix)
     shape_opts: dict[str, Any] = {"scale": float(opts.ll_scale)}
     # None: each shape's own default; Locust's web UI hands back options without a default as strings
     stage_s = float(opts.ll_stage_s) if opts.ll_stage_s not in (None, "") else None

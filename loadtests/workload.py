@@ -60,6 +60,7 @@ JOURNEY_STEPS: Mapping[Journey, tuple[str, ...]] = MappingProxyType(
         Journey.ABANDONED: ("authorize",),
         Journey.REGISTRATION: (
             "authorize",
+            "register_start",
             "register_email",
             "register_password",
             "register_terms",
@@ -134,16 +135,14 @@ class JourneyMix:
     wrong_password: float = _param(0.05, "one failed password then success; assumption", _WEIGHT)
     sms_retry: float = _param(0.03, "mistyped or late SMS code, second code accepted; assumption", _WEIGHT)
     first_visit_consent: float = _param(
-        0.08,
-        "first visit to a relying party shows the consent screen (incl. ~3% newly registered); assumption",
-        _WEIGHT,
+        0.05, "first visit to a relying party shows the consent screen; assumption", _WEIGHT
     )
     uplift: float = _param(0.02, "P5 citizen asked for P9 goes through identity uplift; assumption", _WEIGHT)
     abandoned: float = _param(0.07, "leaves at the sign-in page (typical web drop-off); assumption", _WEIGHT)
     registration: float = _param(
-        0.0,
-        "off: the mock has no registration pages yet (growth 2.2m→28m accounts in 2020-21 ≈ 3% of"
-        " journeys is the figure to use once it does)",
+        0.03,
+        "account growth 2.2m→28m in 2020-21 (~66k a day) against ~2.5m sessions a day ≈ 3% of journeys;"
+        " walked against the embedded mock only",
         _WEIGHT,
     )
 

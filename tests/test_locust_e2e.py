@@ -107,3 +107,36 @@ def test_a_pool_too_small_for_the_schedule_drops_starts(idp: IdpServer, tmp_path
     assert counts["dropped"] > 0
     assert counts["offered"] == counts["started"] + counts["dropped"]
     assert 0 < stage["dropped_share"] < 1
+
+
+def test_registration_journeys_create_accounts_through_every_step(idp: IdpServer, tmp_path: Path) -> None:
+    """Only registrations: each walks the mock's registration pages to tokens, on both workers."""
+    config = tmp_path / "workload.toml"
+    weights = {j: 0 for j in ("remembered_device", "full_login", "wrong_password", "sms_retry")}
+    weights |= {"first_visit_consent": 0, "uplift": 0, "abandoned": 0, "registration": 1}
+    config.write_text("[workload.journey_mix]\n" + "".join(f"{k} = {v}\n" for k, v in weights.items()))
+    doc = run_distributed(
+        idp,
+        tmp_path,
+        "--tiers",
+        "2.5m",
+        "--stage-seconds",
+        "5",
+        "--pool",
+        "40",
+        "--workload-config",
+        str(config),
+    )
+    stage = doc["stages"][0]
+    assert stage["failures"] == {}, stage["failures"]
+    counts = stage["counts"]
+    assert counts.get("completed:registration", 0) == counts["started:registration"] > 0
+    for step in (
+        "register_start",
+        "register_email",
+        "verify_email",
+        "register_sms_code",
+        "consent",
+        "userinfo",
+    ):
+        assert stage["latency"][f"step:{step}"]["count"] > 0, step

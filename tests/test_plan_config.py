@@ -129,10 +129,15 @@ def test_workload_config_overrides_the_model(tmp_path: Path) -> None:
     assert plan.stages[0].target_rate == pytest.approx(2 * MODEL.peak_logins_per_s(1_000_000))
 
 
-def test_registration_in_the_mix_is_refused(tmp_path: Path) -> None:
-    path = _config(tmp_path, "[workload.journey_mix]\nregistration = 0.03\n")
-    with pytest.raises(ValueError, match=r"journey_mix\.registration must be 0"):
-        _plan("--workload-config", path)
+def test_registration_is_in_the_default_mix_and_a_first_visit_against_another_provider(
+    tmp_path: Path,
+) -> None:
+    mix = _plan().model.journey_mix
+    assert (mix.registration, mix.first_visit_consent) == (pytest.approx(0.03), pytest.approx(0.05))
+    accounts = tmp_path / "accounts.csv"
+    accounts.write_text("email,password,sms_code\na@example.test,pw,123456\n")
+    other = _plan("--accounts-csv", str(accounts)).model.journey_mix
+    assert (other.registration, other.first_visit_consent) == (0.0, pytest.approx(0.08))
 
 
 def test_a_missing_workload_config_is_a_value_error(tmp_path: Path) -> None:
