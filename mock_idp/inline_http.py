@@ -49,6 +49,16 @@ access_log = logging.getLogger("uvicorn.access")
 DEFAULT_MAX_BODY = 1 << 20
 BAD_NAME = re.compile(b'[\x00-\x1f\x7f()<>@,;:\\[\\]={} \t\\\\"]')
 BAD_VALUE = re.compile(b"[\x00-\x08\x0a-\x1f\x7f]")
+GOOD_NAMES: set[bytes] = set()  # header names already checked: an app sends the same few every time
+MAX_GOOD_NAMES = 256
+
+
+def _good_name(name: bytes) -> bool:
+    if not name or BAD_NAME.search(name):
+        return False
+    if len(GOOD_NAMES) < MAX_GOOD_NAMES:
+        GOOD_NAMES.add(name)
+    return True
 
 
 def _status_line(code: int) -> bytes:
@@ -162,7 +172,7 @@ class Exchange:
     def _head(self) -> bytes:
         parts = [STATUS_LINE[self.status]]
         for name, value in (*self.proto.server_state.default_headers, *self.headers):
-            if BAD_NAME.search(name) or BAD_VALUE.search(value):
+            if (name not in GOOD_NAMES and not _good_name(name)) or BAD_VALUE.search(value):
                 raise RuntimeError(f"invalid HTTP header {name[:40]!r}")
             if name.lower() == b"connection" and b"close" in value.lower():
                 self.keep_alive = False

@@ -49,15 +49,16 @@ def _hidden(flow: str) -> str:
 def sign_in_page(
     flow: str, error: str = "", message: str = "", email: str = "", register: bool = True
 ) -> str:
+    hidden = _hidden(flow)
     create = (
-        f"<form method=post action='{REGISTER}' id=register>{_hidden(flow)}"
+        f"<form method=post action='{REGISTER}' id=register>{hidden}"
         "<button type=submit>Create an NHS login</button></form>"
         if register
         else ""
     )
     return _page(
         "Sign in to the NHS (mock)",
-        _error(error, message) + f"<form method=post action='{SIGN_IN}'>{_hidden(flow)}"
+        _error(error, message) + f"<form method=post action='{SIGN_IN}'>{hidden}"
         "<label for=email>Email address</label>"
         f"<input id=email name=email type=email autocomplete=username value='{escape(email)}'>"
         "<label for=password>Password</label>"
