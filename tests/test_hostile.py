@@ -519,6 +519,32 @@ ROWS: list[tuple[str, Send, Expect]] = [
         lambda h: h.idp.http.post("/sign-in", data={"flow": h.long, "email": "a", "password": "b"}),
         PAGE(),
     ),
+    (
+        "register-with-sms-flow",
+        lambda h: h.idp.http.post("/register", data={"flow": h.sms_flow(), "email": "a@example.test"}),
+        PAGE(),
+    ),
+    (
+        "register-without-flow",
+        lambda h: h.idp.http.post("/register", data={"email": "a@example.test"}),
+        PAGE(),
+    ),
+    (
+        "register-tampered-flow",
+        lambda h: h.idp.http.post("/register", data={"flow": h.sign_in_flow()[:-3] + "AAA"}),
+        PAGE(),
+    ),
+    ("register-oversized-flow", lambda h: h.idp.http.post("/register", data={"flow": h.long}), PAGE()),
+    ("register-GET", lambda h: h.idp.http.get("/register"), J(405, "invalid_request")),
+    (
+        "register-repeated-field",
+        lambda h: h.idp.http.post(
+            "/register",
+            content=f"flow={h.sign_in_flow()}&flow={h.sign_in_flow()}",
+            headers={"content-type": "application/x-www-form-urlencoded"},
+        ),
+        PAGE(),
+    ),
     ("unknown-path", lambda h: h.idp.http.get("/.well-known/../../etc/passwd"), J(404, "not_found")),
 ]
 
