@@ -41,6 +41,7 @@ COUNTER_NS, COUNTER_KEY = "counter", "accounts"
 EMAIL_RE = re.compile(r"[^@\s]{1,64}@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
 MOBILE_RE = re.compile(r"(?:\+44|0)(7\d{9})")
 MIN_PASSWORD, MAX_PASSWORD = 8, 100
+TAKEN = "An NHS login already uses this email."
 
 Step = Callable[[Context, Request, dict[str, str], dict[str, Any]], Response]
 
@@ -70,7 +71,7 @@ def _email(ctx: Context, req: Request, p: dict[str, str], data: dict[str, Any]) 
     if not EMAIL_RE.fullmatch(email) or len(email) > 254:
         return _again(ctx, data, "reg-email", "invalid_email", "Enter a valid email address.", email)
     if email.endswith("@" + EMAIL_DOMAIN) or ctx.directory.find(email) is not None:
-        return _again(ctx, data, "reg-email", "email_taken", "An NHS login already uses this email.", email)
+        return _again(ctx, data, "reg-email", "email_taken", TAKEN, email)
     return html_response(pages.register_password_page(seal_flow(ctx, {**data, "e": email}, "reg-password")))
 
 
@@ -112,9 +113,7 @@ def _sms(ctx: Context, req: Request, p: dict[str, str], data: dict[str, Any]) ->
         return _again(ctx, data, "reg-sms", "wrong_code", "The security code is wrong. Try again.")
     # the email is claimed atomically first: two registrations racing for it cannot both win
     if not ctx.store.use_once(CLAIM_NS, data["e"], ACCOUNT_TTL):
-        return _again(
-            ctx, data, "reg-email", "email_taken", "An NHS login already uses this email.", data["e"]
-        )
+        return _again(ctx, data, "reg-email", "email_taken", TAKEN, data["e"])
     index = REGISTERED_BASE + ctx.store.incr(COUNTER_NS, COUNTER_KEY, ACCOUNT_TTL)
     record = {"e": data["e"], "pw": data["pw"], "m": data["m"]}
     ctx.store.set(ACCOUNT_BY_INDEX_NS, str(index), json.dumps(record), ACCOUNT_TTL)
