@@ -196,6 +196,11 @@ class WorkloadModel:
         "spike shape: Covid Pass 4m+ logins in 4 days; NHS 111 online saw 95x its daily average",
         Range(1, 1000),
     )
+    launch_registration_share: float = _param(
+        0.2,
+        "spike shape's surge: Covid Pass launch day brought ~220k new accounts against ~1m logins a day",
+        Range(0, 0.95),
+    )
     refresh_interval_s: float = _param(
         240.0, "access tokens live 5 min; RPs refresh a minute early", Range(0, ACCESS_TOKEN_LIFETIME_S, True)
     )
@@ -212,6 +217,18 @@ class WorkloadModel:
         _check_fields(self)
         if not isinstance(self.journey_mix, JourneyMix):
             raise ValueError(f"workload parameter journey_mix={self.journey_mix!r} must be a JourneyMix")
+
+    def journey_fractions(self, launch: bool = False) -> dict[Journey, float]:
+        """The journey mix; on launch day (the spike shape's surge) registrations take
+        ``launch_registration_share`` of journeys and the other variants keep their proportions.
+        A registration weight of 0 keeps registration off on launch day too."""
+        fractions = self.journey_mix.fractions()
+        reg = fractions[Journey.REGISTRATION]
+        share = self.launch_registration_share
+        if not launch or reg <= 0 or share <= reg:
+            return fractions
+        rest = (1.0 - share) / (1.0 - reg)
+        return {j: share if j == Journey.REGISTRATION else f * rest for j, f in fractions.items()}
 
     # --- population ↔ rate -------------------------------------------------------------------------
     @property

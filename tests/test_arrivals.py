@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from collections import Counter
 
@@ -200,3 +201,24 @@ def test_bad_process_or_index_is_a_value_error(kwargs: dict[str, object], messag
     schedule = Schedule([_stage(1.0, 1.0)])
     with pytest.raises(ValueError, match=message):
         next(arrivals(schedule, MODEL, **kwargs))  # type: ignore[arg-type]
+
+
+def test_launch_day_surge_brings_its_share_of_registrations() -> None:
+    """The spike shape's surge stage: registrations take launch_registration_share of journeys."""
+    stages = [dataclasses.replace(_stage(500.0, 100.0), kind=k, name=k) for k in ("steady", "surge")]
+    kinds: list[Counter[str]] = [Counter(), Counter()]
+    for a in arrivals(Schedule(stages), MODEL, refreshes=False):
+        kinds[a.stage][a.kind] += 1
+    steady, surge = (k[Journey.REGISTRATION.value] / sum(k.values()) for k in kinds)
+    assert steady == pytest.approx(MODEL.journey_fractions()[Journey.REGISTRATION], abs=0.01)
+    assert surge == pytest.approx(MODEL.launch_registration_share, abs=0.01)
+    # the other variants keep their proportions to each other
+    ratio = kinds[1][Journey.FULL_LOGIN.value] / kinds[1][Journey.REMEMBERED_DEVICE.value]
+    assert ratio == pytest.approx(
+        MODEL.journey_mix.full_login / MODEL.journey_mix.remembered_device, rel=0.05
+    )
+
+
+def test_registration_weight_zero_stays_off_on_launch_day() -> None:
+    off = WorkloadModel.from_mapping({"journey_mix": {"registration": 0}})
+    assert off.journey_fractions(launch=True) == off.journey_mix.fractions()
