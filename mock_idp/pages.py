@@ -69,88 +69,68 @@ def sign_in_page(
     )
 
 
-def _register_form(flow: str, fields: str, button: str = "Continue") -> str:
-    return (
-        f"<form method=post action='{REGISTER}'>{_hidden(flow)}{fields}"
-        f"<button type=submit>{button}</button></form>"
+def _register_page(title: str, flow: str, fields: str, error: str, message: str, intro: str = "") -> str:
+    """One registration step: its problem (if any), a line of context, and its form to /register."""
+    return _page(
+        title,
+        _error(error, message) + intro + f"<form method=post action='{REGISTER}'>{_hidden(flow)}{fields}"
+        "<button type=submit>Continue</button></form>",
     )
 
 
 def register_email_page(flow: str, error: str = "", message: str = "", email: str = "") -> str:
-    return _page(
-        "Create an NHS login: your email address",
-        _error(error, message)
-        + _register_form(
-            flow,
-            "<label for=email>Email address</label>"
-            f"<input id=email name=email type=email autocomplete=email value='{escape(email)}'>",
-        ),
+    fields = (
+        "<label for=email>Email address</label>"
+        f"<input id=email name=email type=email autocomplete=email value='{escape(email)}'>"
     )
+    return _register_page("Create an NHS login: your email address", flow, fields, error, message)
 
 
 def register_password_page(flow: str, error: str = "", message: str = "") -> str:
-    return _page(
-        "Create a password",
-        _error(error, message)
-        + _register_form(
-            flow,
-            "<label for=password>Password (8 or more characters, not only letters or only numbers)</label>"
-            "<input id=password name=password type=password autocomplete=new-password>"
-            "<label for=confirm>Confirm your password</label>"
-            "<input id=confirm name=confirm_password type=password autocomplete=new-password>",
-        ),
+    fields = (
+        "<label for=password>Password (8 or more characters, not only letters or only numbers)</label>"
+        "<input id=password name=password type=password autocomplete=new-password>"
+        "<label for=confirm>Confirm your password</label>"
+        "<input id=confirm name=confirm_password type=password autocomplete=new-password>"
     )
+    return _register_page("Create a password", flow, fields, error, message)
 
 
 def register_terms_page(flow: str, error: str = "", message: str = "") -> str:
-    return _page(
-        "Terms of use",
-        _error(error, message)
-        + "<p>These are a mock's terms: synthetic accounts for testing, no real data.</p>"
-        + _register_form(
-            flow, "<label><input type=checkbox name=accept_terms value=yes> I accept the terms of use</label>"
-        ),
-    )
+    fields = "<label><input type=checkbox name=accept_terms value=yes> I accept the terms of use</label>"
+    intro = "<p>These are a mock's terms: synthetic accounts for testing, no real data.</p>"
+    return _register_page("Terms of use", flow, fields, error, message, intro)
 
 
 def register_email_code_page(flow: str, email: str, error: str = "", message: str = "") -> str:
-    return _page(
-        "Check your email",
-        _error(error, message)
-        + f"<p>We would send a code to {escape(email)}. This mock sends no email: the code is the "
-        "configured fixed code (<code>fixed_sms_code</code>, 123456 by default).</p>"
-        + _register_form(
-            flow,
-            "<label for=email_code>Code from the email</label>"
-            "<input id=email_code name=email_code type=text inputmode=numeric maxlength=6>",
-        ),
+    fields = (
+        "<label for=email_code>Code from the email</label>"
+        "<input id=email_code name=email_code type=text inputmode=numeric maxlength=6>"
     )
+    intro = (
+        f"<p>We would send a code to {escape(email)}. This mock sends no email: the code is the "
+        "configured fixed code (<code>fixed_sms_code</code>, 123456 by default).</p>"
+    )
+    return _register_page("Check your email", flow, fields, error, message, intro)
 
 
 def register_mobile_page(flow: str, error: str = "", message: str = "") -> str:
-    return _page(
-        "Enter your mobile number",
-        _error(error, message)
-        + _register_form(
-            flow,
-            "<label for=mobile>UK mobile number</label>"
-            "<input id=mobile name=mobile type=tel autocomplete=tel>",
-        ),
+    fields = (
+        "<label for=mobile>UK mobile number</label><input id=mobile name=mobile type=tel autocomplete=tel>"
     )
+    return _register_page("Enter your mobile number", flow, fields, error, message)
 
 
 def register_sms_page(flow: str, mobile: str, error: str = "", message: str = "") -> str:
-    return _page(
-        "Enter the security code",
-        _error(error, message)
-        + f"<p>We sent a 6-digit code to {escape(mobile)} (no real SMS is sent by this mock: the code "
-        "is the configured fixed code).</p>"
-        + _register_form(
-            flow,
-            "<label for=otp>Security code</label>"
-            "<input id=otp name=otp_code type=text inputmode=numeric autocomplete=one-time-code maxlength=6>",
-        ),
+    fields = (
+        "<label for=otp>Security code</label>"
+        "<input id=otp name=otp_code type=text inputmode=numeric autocomplete=one-time-code maxlength=6>"
     )
+    intro = (
+        f"<p>We sent a 6-digit code to {escape(mobile)} (no real SMS is sent by this mock: the code "
+        "is the configured fixed code).</p>"
+    )
+    return _register_page("Enter the security code", flow, fields, error, message, intro)
 
 
 def sms_code_page(flow: str, masked_mobile: str, error: str = "", message: str = "") -> str:
