@@ -55,7 +55,11 @@ def register(subparsers: Any) -> None:
     )
     p.add_argument("--host", help="address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, help="port (default 8765)")
-    p.add_argument("--workers", type=int, help="worker processes (default 1)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        help="worker processes, each listening on its own SO_REUSEPORT socket (default 1)",
+    )
     p.add_argument("--population", type=_population, help="synthetic citizens, e.g. 500k, 60m (default 60m)")
     p.add_argument("--seed", help="population seed (default 'loginload')")
     p.add_argument("--state-dir", help="keys, secret, dev client and SQLite store (default ./.loginload)")
@@ -87,7 +91,9 @@ def register(subparsers: Any) -> None:
     sub.add_parser("serve", help="serve the IdP (the default)")
     c = sub.add_parser("citizen", help="print citizen I's credentials and claims as JSON")
     c.add_argument("index", type=int)
-    sub.add_parser("rotate-key", help="publish a new signing key; run again to sign with it")
+    sub.add_parser(
+        "rotate-key", help="publish a new signing key; run again to sign with it (running servers follow)"
+    )
     p.set_defaults(func=main)
 
 
