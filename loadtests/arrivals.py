@@ -38,9 +38,10 @@ class StageRates:
 
 
 def stage_rates(stage: Stage, model: WorkloadModel, share: float, refreshes: bool = True) -> StageRates:
-    rates = model.rates_at(stage.target_rate, stage.population)
+    launch = stage.kind == "surge"
+    rates = model.rates_at(stage.target_rate, stage.population, launch)
     cumulative, acc = [], 0.0
-    for journey, fraction in model.journey_fractions(launch=stage.kind == "surge").items():
+    for journey, fraction in model.journey_fractions(launch).items():
         if fraction > 0:
             acc += fraction
             cumulative.append((journey.value, acc))

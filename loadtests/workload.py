@@ -255,9 +255,10 @@ class WorkloadModel:
         """Peak-minute rates for a population tier."""
         return self.rates_at(self.peak_logins_per_s(population), population)
 
-    def rates_at(self, logins_per_s: float, population: int) -> TierRates:
-        """Rates for a given journey arrival rate (used by capacity stairs and surges)."""
-        journey_rates = {j: logins_per_s * f for j, f in self.journey_mix.fractions().items()}
+    def rates_at(self, logins_per_s: float, population: int, launch: bool = False) -> TierRates:
+        """Rates for a given journey arrival rate (used by capacity stairs and surges; *launch*: the
+        spike's surge stage, with its share of registrations)."""
+        journey_rates = {j: logins_per_s * f for j, f in self.journey_fractions(launch).items()}
         completed = sum(r for j, r in journey_rates.items() if j in COMPLETED_JOURNEYS)
         refreshes = completed * self.refreshes_per_login
         userinfo = completed * self.userinfo_per_login

@@ -219,6 +219,14 @@ def test_launch_day_surge_brings_its_share_of_registrations() -> None:
     )
 
 
+def test_launch_day_rates_count_the_longer_registration_journeys() -> None:
+    ordinary, launch = (MODEL.rates_at(1250.0, 60_000_000, launch) for launch in (False, True))
+    assert launch.journey_rates[Journey.REGISTRATION] == pytest.approx(
+        1250.0 * MODEL.launch_registration_share
+    )
+    assert launch.requests_per_s > ordinary.requests_per_s  # 11 requests a registration
+
+
 def test_registration_weight_zero_stays_off_on_launch_day() -> None:
     off = WorkloadModel.from_mapping({"journey_mix": {"registration": 0}})
     assert off.journey_fractions(launch=True) == off.journey_mix.fractions()
