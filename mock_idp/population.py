@@ -209,6 +209,14 @@ def _returning(digest: bytes, share: float) -> bool:
     return int.from_bytes(digest[42:44], "big") / 65536.0 < share
 
 
+def _sub(digest: bytes) -> str:
+    return str(uuid.UUID(bytes=digest[0:16], version=4))
+
+
+def _birthdate(digest: bytes) -> str:
+    return datetime.date.fromordinal(_EPOCH + int.from_bytes(digest[32:35], "big") % _BIRTH_SPAN).isoformat()
+
+
 @lru_cache(maxsize=2048)
 def citizen(
     index: int,
@@ -224,17 +232,16 @@ def citizen(
     bounded whatever the population, saves re-deriving it each time.
     """
     d = _digest(seed, index)
-    birth = datetime.date.fromordinal(_EPOCH + int.from_bytes(d[32:35], "big") % _BIRTH_SPAN)
     return Citizen(
         index=index,
-        sub=str(uuid.UUID(bytes=d[0:16], version=4)),
+        sub=_sub(d),
         email=email_for(index),
         password=_password(d),
         sms_code=_sms_code(d, sms_code_mode, fixed_sms_code),
         nhs_number=nhs_number(index),
         given_name=_GIVEN[d[35] % len(_GIVEN)],
         family_name=_FAMILY[d[36] % len(_FAMILY)],
-        birthdate=birth.isoformat(),
+        birthdate=_birthdate(d),
         phone_number=f"+447700900{int.from_bytes(d[37:39], 'big') % 1000:03d}",
         landline_number=f"+441632960{int.from_bytes(d[39:41], 'big') % 1000:03d}",
         gp_ods_code=_GP_ODS[d[41] % len(_GP_ODS)],
@@ -251,16 +258,14 @@ def registered_citizen(
     d = _digest(seed, index)
     return Citizen(
         index=index,
-        sub=str(uuid.UUID(bytes=d[0:16], version=4)),
+        sub=_sub(d),
         email=email,
         password=password,
         sms_code=sms_code,
         nhs_number="",
         given_name=_GIVEN[d[35] % len(_GIVEN)],
         family_name=_FAMILY[d[36] % len(_FAMILY)],
-        birthdate=datetime.date.fromordinal(
-            _EPOCH + int.from_bytes(d[32:35], "big") % _BIRTH_SPAN
-        ).isoformat(),
+        birthdate=_birthdate(d),
         phone_number=mobile,
         landline_number="",
         gp_ods_code="",

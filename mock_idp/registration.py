@@ -33,7 +33,7 @@ from mock_idp.context import Context
 from mock_idp.errors import InvalidRequest
 from mock_idp.http import Request, Response, html_response
 from mock_idp.journey import FlowError, complete, journey_error, open_flow, seal_flow
-from mock_idp.population import EMAIL_DOMAIN
+from mock_idp.population import EMAIL_DOMAIN, registered_citizen
 
 CLAIM_NS = "account-claim"  # email, single use: who registers it first
 COUNTER_NS, COUNTER_KEY = "counter", "accounts"
@@ -119,9 +119,9 @@ def _sms(ctx: Context, req: Request, p: dict[str, str], data: dict[str, Any]) ->
     ctx.store.set(ACCOUNT_BY_INDEX_NS, str(index), json.dumps(record), ACCOUNT_TTL)
     ctx.store.set(ACCOUNT_NS, data["e"], str(index), ACCOUNT_TTL)
     ctx.metrics.registrations.inc()
-    citizen = ctx.directory.get(index)
-    if citizen is None:  # the record was just written: only a store that lost it gets here
-        raise FlowError("the new account could not be read back; start again")
+    citizen = registered_citizen(
+        index, data["e"], data["pw"], data["m"], ctx.settings.seed, ctx.settings.fixed_sms_code
+    )
     rest = {k: v for k, v in data.items() if k not in ("e", "pw", "m")}
     return complete(ctx, req, rest, citizen, ["Cp", "Cd"])
 
