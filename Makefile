@@ -22,8 +22,8 @@ idp: $(STAMP)
 test: lint typecheck pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check mock_idp loadtests reports tests benchmarks
-	$(BIN)/ruff format --check mock_idp loadtests reports tests benchmarks
+	$(BIN)/ruff check mock_idp loadtests reports loginload tests benchmarks
+	$(BIN)/ruff format --check mock_idp loadtests reports loginload tests benchmarks
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from loadtests.processes import Child, free_port, python_module, rss_bytes, wait_http_ok
-
-LOCUSTFILE = str(Path(__file__).resolve().parents[1] / "loadtests" / "locustfile.py")
+from loadtests import LOCUSTFILE
+from loadtests.run_files import LOADTEST
+from loginload.processes import Child, free_port, python_module, rss_bytes, wait_http_ok
 
 
 def _pinned(core: str, cmd: list[str]) -> list[str]:
@@ -60,7 +60,7 @@ def _locust(
         rss.append((time.monotonic() - start, rss_bytes(child.pid)))
         time.sleep(2.0)  # sampling interval for the memory series
     child.stop()
-    return json.loads((out / "loadtest.json").read_text()), rss
+    return json.loads((out / LOADTEST).read_text()), rss
 
 
 def main() -> int:
@@ -75,7 +75,7 @@ def main() -> int:
         _pinned(
             "0",
             python_module(
-                "loadtests.cli",
+                "loginload.cli",
                 "idp",
                 "--port",
                 str(port),

@@ -35,7 +35,7 @@ import jwt
 
 from benchmarks.login_driver import HOST, run_logins, signed_jobs
 from loadtests.oidc_client import ClientRegistration
-from loadtests.processes import cpu_seconds, rss_bytes
+from loginload.processes import cpu_seconds, rss_bytes
 from mock_idp.keys import generate_rsa_key
 
 
@@ -58,7 +58,7 @@ class Server:
         cmd = [
             sys.executable,
             "-m",
-            "loadtests.cli",
+            "loginload.cli",
             "idp",
             "--port",
             str(port),

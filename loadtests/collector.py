@@ -14,8 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from loadtests import stats
-from loadtests.plan_config import RunPlan
-from reports import atomic
+from loadtests.run_files import LOADTEST, STATUS
+from loadtests.run_plan import RunPlan
+from mock_idp import atomic
 
 SATURATED_CPU = 0.90
 FORMAT = "loginload-loadtest/1"
@@ -193,8 +194,8 @@ class Collector:
     def write(self) -> None:
         if self.out is None:
             return
-        atomic.write_text(self.out / "loadtest.json", json.dumps(self.document()))
-        atomic.write_text(self.out / "status.json", json.dumps(self.status()))
+        atomic.write_text(self.out / LOADTEST, json.dumps(self.document()))
+        atomic.write_text(self.out / STATUS, json.dumps(self.status()))
 
 
 def _journeys(counts: dict[str, int], outcome: str) -> int:

@@ -21,11 +21,11 @@ import gevent
 from gevent.queue import Queue
 
 from loadtests import stats
+from loadtests.accounts import CsvAccounts, MockPopulation
 from loadtests.arrivals import REFRESH, Arrival, arrivals
-from loadtests.citizens import CsvAccounts, MockPopulation
 from loadtests.journeys import JourneyFailed, JourneyRunner, Provider, SharedState
 from loadtests.oidc_client import ClientRegistration
-from loadtests.plan_config import RunPlan
+from loadtests.run_plan import RunPlan
 from loadtests.safety import check_target
 from loadtests.workload import Journey
 

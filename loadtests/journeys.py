@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlencode, urljoin
 
-from loadtests.citizens import Account
+from loadtests.accounts import Account
 from loadtests.oidc_client import (
     ClientRegistration,
     IdTokenError,

@@ -24,7 +24,7 @@ from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 from loadtests.collector import Collector
 from loadtests.generator import Generator
 from loadtests.options import add_options
-from loadtests.plan_config import RunPlan, plan_from_options
+from loadtests.run_plan import RunPlan, plan_from_options
 from loadtests.safety import allowed_hosts, check_target
 
 log = logging.getLogger("loginload")

@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from loadtests.workload import WorkloadModel
+from mock_idp.population import parse_population
 
 RAMP_TIERS: tuple[int, ...] = (
     500_000,
@@ -97,6 +98,14 @@ class Schedule:
             return None
         index = bisect.bisect_right(self._ends, t)
         return index, self.stages[index]
+
+
+def parse_tiers(text: str) -> tuple[int, ...]:
+    """Comma-separated populations, e.g. "500k,10m,60m"."""
+    tiers = tuple(parse_population(part) for part in text.split(",") if part.strip())
+    if not tiers:
+        raise ValueError("--tiers needs at least one population")
+    return tiers
 
 
 def format_population(population: int) -> str:

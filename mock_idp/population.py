@@ -26,12 +26,15 @@ import hashlib
 import re
 import uuid
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 
 EMAIL_DOMAIN = "citizens.loginload.test"
 _EMAIL_RE = re.compile(r"citizen(0|[1-9][0-9]{0,8})@citizens\.loginload\.test")  # one spelling per citizen
 DEFAULT_SEED = "loginload"
 DEFAULT_MIX = (0.10, 0.20, 0.70)
+_POPULATION = re.compile(r"^(\d+(?:\.\d+)?)([km]?)$")
+_SUFFIX = {"": 1, "k": 1_000, "m": 1_000_000}
 NHS_NUMBER_CAPACITY = 90_000_000  # 10^7 blocks x 9 guaranteed-valid check digits per block
 
 _GIVEN = (
@@ -271,3 +274,14 @@ def registered_citizen(
         gp_ods_code="",
         proofing_level="P0",
     )
+
+
+def parse_population(text: str) -> int:
+    """Read a population as people write it: 500k, 2.5m, 60m or 60000000; anything else is a ValueError."""
+    match = _POPULATION.match(text.strip().lower().replace("_", ""))
+    if match is None:
+        raise ValueError(f"bad population {text!r}: use a whole number or a k/m suffix, e.g. 500k, 2.5m, 60m")
+    value = Decimal(match.group(1)) * _SUFFIX[match.group(2)]
+    if value != value.to_integral_value() or value <= 0:
+        raise ValueError(f"bad population {text!r}: must be a whole number of citizens > 0")
+    return int(value)

@@ -1,7 +1,7 @@
 """Build a run folder's report: summary.json, stages.csv, steps.csv, charts/*.png and index.html.
 
 Everything is derived from one summary dictionary (:mod:`reports.summary`), so the page, the tables and
-the charts show the same figures. Each file is replaced atomically (:mod:`reports.atomic`), charts and
+the charts show the same figures. Each file is replaced atomically (:mod:`mock_idp.atomic`), charts and
 tables first and ``index.html`` last, so a reader never finds a page pointing at a missing chart; a
 report can be rebuilt while a run is still writing ``loadtest.json``.
 
@@ -17,7 +17,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from reports import atomic
+from mock_idp import atomic
 from reports.capacity import Slo
 from reports.charts import write_tier_charts
 from reports.charts_time import write_time_charts

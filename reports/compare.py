@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from reports import atomic
+from mock_idp import atomic
 from reports.build import strict_json
 from reports.capacity import Slo
 from reports.compare_page import render_compare, write_compare_charts

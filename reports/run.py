@@ -15,11 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loadtests.run_files import IDP_CPU, LOADTEST, RUN_META
 from reports import hdr
-
-LOADTEST = "loadtest.json"
-RUN_META = "run.json"
-IDP_CPU = "idp.json"
 
 
 class RunFolderError(Exception):

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from reports import atomic
+from mock_idp import atomic
 
 STAGE_COLUMNS = (
     ("stage", "name"),

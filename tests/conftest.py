@@ -34,6 +34,7 @@ from mock_idp.settings import Settings
 
 ISSUER = "http://testserver"
 CALLBACK = ISSUER + "/dev/callback"
+SAMPLE_RUN = Path(__file__).parent / "data" / "loadtest-ramp.json"  # a real ramp run's loadtest.json
 
 
 class InProcessTransport(httpx.BaseTransport):

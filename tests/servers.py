@@ -50,7 +50,7 @@ def free_port() -> int:
 def loginload_command() -> list[str]:
     """The installed ``loginload`` script of this virtualenv, else the module it runs."""
     script = Path(sys.executable).parent / "loginload"
-    return [str(script)] if script.exists() else [sys.executable, "-m", "loadtests.cli"]
+    return [str(script)] if script.exists() else [sys.executable, "-m", "loginload.cli"]
 
 
 def _spawn(cmd: Sequence[str], log_dir: Path, name: str, cwd: Path) -> subprocess.Popen[bytes]:

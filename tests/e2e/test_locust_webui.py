@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from loadtests import LOCUSTFILE
 from tests.servers import IdpServer, _spawn, free_port, running_idp, stop_group
 
 pytestmark = [pytest.mark.server, pytest.mark.locust]
-LOCUSTFILE = str(Path(__file__).resolve().parents[1] / "loadtests" / "locustfile.py")
 
 
 @pytest.fixture(scope="module")

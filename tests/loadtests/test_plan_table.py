@@ -8,9 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.plan import parse_population, parse_tiers, register, render_plan
-from loadtests.shapes import RAMP_TIERS
+from loadtests.plan_table import render_plan
+from loadtests.shapes import RAMP_TIERS, parse_tiers
 from loadtests.workload import WorkloadModel
+from loginload.plan_command import register
+from mock_idp.population import parse_population
 
 
 def run_cli(argv: list[str]) -> int:

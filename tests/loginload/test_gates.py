@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.config import SloGates, StepSlo, load_project_config
-from loadtests.gates import evaluate, junit_xml
-
-SAMPLE = Path(__file__).parent / "data" / "loadtest-ramp.json"
+from loginload.gates import evaluate, junit_xml
+from loginload.project_config import SloGates, StepSlo, load_project_config
+from tests.conftest import SAMPLE_RUN as SAMPLE
 
 
 def _doc() -> dict:

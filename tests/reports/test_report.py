@@ -15,14 +15,15 @@ from hdrh.histogram import HdrHistogram
 
 from loadtests import stats
 from loadtests.workload import WorkloadModel
-from reports import atomic, hdr
+from loginload.report_command import register
+from mock_idp import atomic
+from reports import hdr
 from reports.build import build_report
 from reports.capacity import Slo, instances_needed
-from reports.cli import register
 from reports.run import RunFolderError, load_run
 from reports.summary import summarise_run
+from tests.conftest import SAMPLE_RUN as SAMPLE
 
-SAMPLE = Path(__file__).parent / "data" / "loadtest-ramp.json"
 CHART_KEYS = {"throughput", "latency", "steps", "errors", "timeseries", "cpu", "capacity"}
 
 Doc = dict[str, Any]

@@ -8,7 +8,7 @@ import pytest
 
 from loadtests import stats
 from loadtests.collector import Collector
-from loadtests.plan_config import RunPlan
+from loadtests.run_plan import RunPlan
 from loadtests.shapes import capacity
 from loadtests.workload import WorkloadModel
 
@@ -70,7 +70,7 @@ def test_write_is_atomic_and_complete(tmp_path: Path) -> None:
 
 
 def test_status_feeds_the_progress_line(tmp_path: Path) -> None:
-    from loadtests.progress import Progress
+    from loginload.progress import Progress
 
     c = _collector(tmp_path)
     rec = stats.Recorder()

@@ -1,4 +1,4 @@
-"""``python -m reports.bench``: build the report of a synthetic hour-long run; print CPU time and peak RSS.
+"""``python -m benchmarks.report_build``: build a synthetic hour-long run's report; print its CPU and RSS.
 
 The run has 60 stages of 60 s (an hour), a series point every 2 s (1,800 points, two generators) and,
 per stage, the histograms a real run carries (journey, each journey kind, each step, start lag), filled
@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from loadtests import stats
+from loadtests.run_files import LOADTEST
 from loadtests.workload import JOURNEY_STEPS, WorkloadModel
 
 STAGES, STAGE_S, WARMUP_S, SERIES_STEP_S = 60, 60.0, 15.0, 2.0
@@ -116,7 +117,7 @@ def synthesise(run_dir: Path, seed: int = 1) -> None:
         "series": series,
         "stages": stages,
     }
-    (run_dir / "loadtest.json").write_text(json.dumps(doc))
+    (run_dir / LOADTEST).write_text(json.dumps(doc))
 
 
 def measure(run_dir: Path) -> dict[str, float]:
@@ -140,9 +141,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         run_dir = Path(tmp)
         synthesise(run_dir)
-        size = (run_dir / "loadtest.json").stat().st_size / 2**20
+        size = (run_dir / LOADTEST).stat().st_size / 2**20
         out = subprocess.run(
-            [sys.executable, "-m", "reports.bench", "--measure", str(run_dir)],
+            [sys.executable, "-m", "benchmarks.report_build", "--measure", str(run_dir)],
             check=True,
             capture_output=True,
             text=True,

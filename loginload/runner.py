@@ -17,12 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from loadtests.processes import Child, cpu_seconds, free_port, python_module, wait_http_ok
-from loadtests.progress import Progress
+from loadtests import LOCUSTFILE
+from loadtests.run_files import IDP_CPU, LOADTEST, RUN_META, STATUS
 from loadtests.safety import allowed_hosts, check_target
-from reports import atomic
+from loginload.processes import Child, cpu_seconds, free_port, python_module, wait_http_ok
+from loginload.progress import Progress
+from mock_idp import atomic
 
-LOCUSTFILE = str(Path(__file__).with_name("locustfile.py"))
 HARNESS_FAILURE = 3
 START_DEADLINE_S = 60.0
 LOCUST_OPTIONS = (  # RunOptions field -> locustfile option
@@ -128,7 +129,7 @@ class Runner:
         port = free_port()
         state = self.dir / "idp"
         cmd = python_module(
-            "loadtests.cli",
+            "loginload.cli",
             "idp",
             "--port",
             str(port),
@@ -210,7 +211,7 @@ class Runner:
 
     def _watch(self) -> None:
         assert self.master is not None
-        progress = Progress(self.dir / "status.json", enabled=self.opts.progress)
+        progress = Progress(self.dir / STATUS, enabled=self.opts.progress)
         idp_cpu0 = (time.time(), cpu_seconds(self.idp.pid)) if self.idp else None
         with progress:
             while self.master.alive():
@@ -246,7 +247,7 @@ class Runner:
 
     # -- results -----------------------------------------------------------------------------------
     def _load(self) -> dict[str, Any]:
-        path = self.dir / "loadtest.json"
+        path = self.dir / LOADTEST
         if not path.exists():
             tail = self.master.tail() if self.master else ""
             raise HarnessError(f"no measurements were written ({path}); Locust master log:\n{tail}")
@@ -255,7 +256,7 @@ class Runner:
         if self.idp is not None:
             series = [{"t": p["at"] - t0, "cpu_share": p["cpu_share"]} for p in self.idp_series]
             atomic.write_text(
-                self.dir / "idp.json", json.dumps({"workers": self.opts.idp_workers, "series": series})
+                self.dir / IDP_CPU, json.dumps({"workers": self.opts.idp_workers, "series": series})
             )
         return doc
 
@@ -275,7 +276,7 @@ class Runner:
             "notes": self.notes,
             "options": {k: v for k, v in vars(o).items() if k not in ("workload", "slo")},
         }
-        atomic.write_text(self.dir / "run.json", json.dumps(data, indent=2, default=str))
+        atomic.write_text(self.dir / RUN_META, json.dumps(data, indent=2, default=str))
 
 
 def _toml_table(name: str, values: dict[str, Any]) -> str:

@@ -17,10 +17,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from loadtests.config import ProjectConfig, SloGates, load_project_config
-from loadtests.gates import Gate, evaluate, junit_xml
-from loadtests.runner import HARNESS_FAILURE, HarnessError, Runner, RunOptions, new_run_dir
 from loadtests.safety import TargetNotAllowed
+from loginload.gates import Gate, evaluate, junit_xml
+from loginload.project_config import ProjectConfig, SloGates, load_project_config
+from loginload.runner import HARNESS_FAILURE, HarnessError, Runner, RunOptions, new_run_dir
 
 SLO_BREACH = 1
 USAGE = 2

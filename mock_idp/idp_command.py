@@ -19,7 +19,7 @@ from mock_idp.clients import DEV_CALLBACK_PATH, DEV_CLIENT_ID, dev_client_path
 from mock_idp.context import build_context, prepare_state
 from mock_idp.keys import rotate
 from mock_idp.metrics import MULTIPROC_ENV
-from mock_idp.population import citizen
+from mock_idp.population import citizen, parse_population
 from mock_idp.routes import AUTHORIZE, DISCOVERY
 from mock_idp.settings import ENV_VAR, HTTP_PROTOCOLS, Settings, load_config_file
 
@@ -98,12 +98,10 @@ def register(subparsers: Any) -> None:
 
 
 def _population(text: str) -> int:
-    t = text.strip().lower().replace("_", "").replace(",", "")
-    mult = {"k": 1_000, "m": 1_000_000}.get(t[-1:], 1)
     try:
-        return int(float(t[:-1] if mult > 1 else t) * mult)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a population: {text!r} (try 500k or 60m)") from None
+        return parse_population(text)
+    except ValueError as exc:  # argparse shows ArgumentTypeError's own message
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:

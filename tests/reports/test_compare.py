@@ -10,12 +10,12 @@ import pytest
 from hdrh.histogram import HdrHistogram
 
 from loadtests import stats
-from reports.cli import register
+from loginload.report_command import register
 from reports.compare import Tolerance, compare_runs, compare_summaries, metric
 from reports.run import load_run
 from reports.summary import summarise_run
+from tests.conftest import SAMPLE_RUN as SAMPLE
 
-SAMPLE = Path(__file__).parent / "data" / "loadtest-ramp.json"
 Doc = dict[str, Any]
 
 

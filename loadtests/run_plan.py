@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loadtests.plan import parse_population, parse_tiers
-from loadtests.shapes import Schedule, Stage, get_shape
+from loadtests.shapes import Schedule, Stage, get_shape, parse_tiers
 from loadtests.workload import WorkloadModel, model_from_toml
+from mock_idp.population import parse_population
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from loadtests.options import add_options
-from loadtests.plan_config import RunPlan, plan_from_options
+from loadtests.run_plan import RunPlan, plan_from_options
 from loadtests.shapes import RAMP_TIERS
 from loadtests.workload import WorkloadModel
 

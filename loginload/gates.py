@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from loadtests.config import SloGates
+from loginload.project_config import SloGates
 
 
 @dataclass(frozen=True)

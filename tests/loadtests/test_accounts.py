@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.citizens import Account, CsvAccounts, MockPopulation
+from loadtests.accounts import Account, CsvAccounts, MockPopulation
 from mock_idp.population import citizen, credentials, is_returning
 
 POPULATION = 1_000_000

@@ -123,7 +123,7 @@ def test_sigint_during_a_run_leaves_a_valid_partial_report(tmp_path: Path) -> No
 
 
 def _worker_pids(root: int) -> list[int]:
-    from loadtests.processes import tree
+    from loginload.processes import tree
 
     found = []
     for pid in tree(root):

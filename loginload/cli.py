@@ -1,4 +1,4 @@
-"""``loginload``: one command, one subcommand per job (idp, plan; run, smoke, report, compare to come)."""
+"""``loginload``: one command, one subcommand per job: run, smoke, idp, plan, report, compare."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from loadtests import plan, run_cli
-from mock_idp import cli as idp_cli
-from reports import cli as report_cli
+from loginload import plan_command, report_command, run_command
+from mock_idp import idp_command
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -17,10 +16,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="Prove a citizen login system survives its launch: mock NHS login, load, report.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    run_cli.register(sub)
-    idp_cli.register(sub)
-    plan.register(sub)
-    report_cli.register(sub)
+    run_command.register(sub)
+    idp_command.register(sub)
+    plan_command.register(sub)
+    report_command.register(sub)
     return parser
 
 

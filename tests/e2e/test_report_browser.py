@@ -18,8 +18,8 @@ import pytest
 
 from reports.build import build_report
 from reports.htmlfmt import MISSING, resolve
+from tests.conftest import SAMPLE_RUN as SAMPLE
 
-SAMPLE = Path(__file__).parent / "data" / "loadtest-ramp.json"
 CHROMIUM = os.environ.get("LOGINLOAD_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--headless",

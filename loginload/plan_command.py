@@ -1,0 +1,55 @@
+"""``loginload plan``: print the workload model's table (population tier -> logins/s, requests/s,
+concurrency) and the assumptions behind it; a bad config is one line on stderr and exit code 2."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from loadtests.plan_table import plan_dict, render_plan
+from loadtests.shapes import RAMP_TIERS, parse_tiers
+from loadtests.workload import model_from_toml
+
+
+def _tiers_arg(text: str) -> tuple[int, ...]:
+    try:
+        return parse_tiers(text)
+    except ValueError as exc:  # argparse shows ArgumentTypeError's own message, not a generic one
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
+def run_plan(args: argparse.Namespace) -> int:
+    """Handler for ``loginload plan``; a bad config is one line on stderr and exit code 2."""
+    try:
+        model = model_from_toml(args.config)
+    except ValueError as exc:
+        print(f"loginload plan: error: {exc}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(plan_dict(model, args.tiers), indent=2))
+    else:
+        print(render_plan(model, args.tiers))
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add the ``plan`` subcommand to the ``loginload`` CLI."""
+    parser = subparsers.add_parser(
+        "plan",
+        help="print population tier → logins/s, requests/s and concurrency, with the assumptions",
+        description="Print the workload model's peak-minute figures for each population tier.",
+    )
+    parser.add_argument(
+        "--tiers",
+        type=_tiers_arg,
+        default=RAMP_TIERS,
+        metavar="LIST",
+        help="comma-separated populations, e.g. 500k,2.5m,60m (default: the ramp tiers)",
+    )
+    parser.add_argument(
+        "--config", type=Path, default=None, metavar="PATH", help="TOML file; its [workload] table overrides"
+    )
+    parser.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
+    parser.set_defaults(func=run_plan)
