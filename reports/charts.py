@@ -12,8 +12,8 @@ from typing import Any
 import numpy as np
 from matplotlib.axes import Axes
 
-from reports.capacity import usl_throughput
 from reports.plotting import UNTRUSTED_STYLE, TierAxis, log_y, new_figure, no_data, plottable, save, values
+from reports.usl import usl_throughput
 
 Row = dict[str, Any]
 

@@ -7,21 +7,18 @@ from collections.abc import Sequence
 import numpy as np
 import pytest
 
-from reports import capacity
+from reports import usl
 from reports.capacity import (
     CapacityModel,
     Slo,
     TierPoint,
-    UslFitError,
     build_capacity_model,
-    fit_usl,
     instances_needed,
     knee_index,
-    usl_throughput,
 )
+from reports.usl import usl_throughput
+from tests.reports.test_usl import KAPPA, LAM, LOADS, SIGMA, noisy_usl
 
-LAM, SIGMA, KAPPA = 100.0, 0.05, 0.0005
-LOADS = np.array([1, 2, 4, 8, 12, 16, 24, 32, 48, 64, 80, 100], dtype=float)
 POPULATIONS = [500_000, 1_000_000, 2_500_000, 5_000_000, 10_000_000, 20_000_000, 40_000_000, 60_000_000]
 
 
@@ -48,11 +45,6 @@ def tier(
     )
 
 
-def noisy_usl(lam: float, sigma: float, kappa: float, seed: int, noise: float = 0.01) -> np.ndarray:
-    rng = np.random.RandomState(seed)
-    return usl_throughput(LOADS, lam, sigma, kappa) * (1.0 + rng.normal(0.0, noise, LOADS.size))
-
-
 def ramp(achieved: Sequence[float], p95: Sequence[float] | None = None) -> list[TierPoint]:
     """Eight tiers offered 50, 100, ... 400 logins/s."""
     latencies = p95 or [120.0] * len(achieved)
@@ -60,52 +52,6 @@ def ramp(achieved: Sequence[float], p95: Sequence[float] | None = None) -> list[
         tier(pop, 50.0 * (i + 1), a, p95=p)
         for i, (pop, a, p) in enumerate(zip(POPULATIONS, achieved, latencies, strict=True))
     ]
-
-
-def test_fit_recovers_known_usl_parameters() -> None:
-    fit = fit_usl(LOADS, noisy_usl(LAM, SIGMA, KAPPA, seed=7))
-    assert fit.lam == pytest.approx(LAM, rel=0.05)
-    assert fit.sigma == pytest.approx(SIGMA, abs=0.01)
-    assert fit.kappa == pytest.approx(KAPPA, rel=0.1)
-    assert fit.r_squared is not None and fit.r_squared > 0.99
-    assert None not in (fit.lam_se, fit.sigma_se, fit.kappa_se)
-
-
-def test_fit_reports_the_retrograde_peak() -> None:
-    fit = fit_usl(LOADS, noisy_usl(LAM, SIGMA, KAPPA, seed=7))
-    true_peak = math.sqrt((1 - SIGMA) / KAPPA)
-    assert fit.peak_concurrency == pytest.approx(true_peak, rel=0.1)
-    true_x = float(usl_throughput(np.array([true_peak]), LAM, SIGMA, KAPPA)[0])
-    assert fit.peak_throughput == pytest.approx(true_x, rel=0.05)
-    assert fit.peak_concurrency is not None and fit.peak_throughput is not None
-    assert fit.predict(fit.peak_concurrency) == pytest.approx(fit.peak_throughput)
-    assert fit.predict(fit.peak_concurrency * 1.5) < fit.peak_throughput
-
-
-def test_amdahl_data_has_no_peak() -> None:
-    fit = fit_usl(LOADS, noisy_usl(LAM, SIGMA, 0.0, seed=7))
-    assert fit.peak_concurrency is None
-    assert fit.peak_throughput is None
-    assert fit.sigma == pytest.approx(SIGMA, abs=0.01)
-    assert any("kappa" in note for note in fit.notes)
-
-
-def test_noise_free_amdahl_has_no_peak() -> None:
-    fit = fit_usl(LOADS, usl_throughput(LOADS, LAM, SIGMA, 0.0))
-    assert fit.kappa == pytest.approx(0.0, abs=1e-9)
-    assert fit.peak_concurrency is None
-
-
-def test_peak_far_beyond_tested_loads_is_not_reported() -> None:
-    """κ = 1e-7 puts N* near 3,100: thirty times the largest load tested, so not claimed."""
-    fit = fit_usl(LOADS, usl_throughput(LOADS, LAM, SIGMA, 1e-7))
-    assert fit.peak_concurrency is None
-    assert any("beyond" in note for note in fit.notes)
-
-
-def test_fit_with_too_few_distinct_loads_raises_its_own_error() -> None:
-    with pytest.raises(UslFitError, match="at least 3"):
-        fit_usl([10.0, 10.0, 20.0], [9.0, 9.5, 18.0])
 
 
 def test_model_fits_usl_on_explicit_concurrency() -> None:
@@ -267,7 +213,7 @@ def test_failed_fit_becomes_a_note(monkeypatch: pytest.MonkeyPatch) -> None:
     def fail(*args: object, **kwargs: object) -> None:
         raise RuntimeError("Optimal parameters not found")
 
-    monkeypatch.setattr(capacity, "curve_fit", fail)
+    monkeypatch.setattr(usl, "curve_fit", fail)
     model = build_capacity_model(ramp([50, 100, 150, 200, 240, 250, 250, 250]))
     assert model.usl is None
     assert any("did not converge" in note for note in model.notes)
