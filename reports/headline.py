@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from reports.capacity import CapacityModel, Knee
+from reports.sentences import text_lines
 
 Row = dict[str, Any]
 MIN_STEP_SAMPLES = 20
@@ -35,7 +36,7 @@ def headline(
         "judged_tiers": [r["name"] for r in ordered if r["trustworthy"]],
         "untrusted_tiers": [r["name"] for r in ordered if not r["trustworthy"]],
     }
-    out["answer"] = answer_lines(out, target)
+    out["answer"] = text_lines({"headline": out, "target": target})
     return out
 
 
@@ -120,72 +121,3 @@ def _fastest_growing_step(ordered: Sequence[Row], row: Row) -> tuple[str, float,
 
 def _timed(cell: dict[str, Any] | None) -> bool:
     return bool(cell and cell.get("p95_ms") and (cell.get("count") or 0) >= MIN_STEP_SAMPLES)
-
-
-def answer_lines(h: dict[str, Any], target: dict[str, Any]) -> list[str]:
-    """The headline in plain sentences, in the order an architect asks."""
-    return [_highest_line(h), _knee_line(h), _failure_line(h), _instances_line(h, target)]
-
-
-def _highest_line(h: dict[str, Any]) -> str:
-    best, left_out = h["highest_tier"], h["untrusted_tiers"]
-    caveat = f" Left out as untrustworthy: {', '.join(left_out)}." if left_out else ""
-    if not h["judged_tiers"]:
-        return "Highest tier meeting the SLO: unknown, no tier's numbers can be trusted." + caveat
-    if best is None:
-        return "Highest tier meeting the SLO: none; the lightest trustworthy tier already failed." + caveat
-    line = f"Highest tier meeting the SLO: {best['name']} ({best['target_rps']:.1f} logins/s offered)."
-    if h["limit_above_tested"]:
-        line += " Every trustworthy tier passed: the limit lies above the heaviest tier tested."
-    return line + caveat
-
-
-def _knee_line(h: dict[str, Any]) -> str:
-    knee, tput = h["latency_knee"], h["throughput_knee"]
-    parts = []
-    if knee:
-        parts.append(
-            f"Latency bends at {knee['name']} "
-            f"(p95 {knee['p95_ms']:.0f} ms at {knee['target_rps']:.1f} logins/s)"
-        )
-    else:
-        parts.append("No clear bend in p95 latency across the trustworthy tiers")
-    if tput:
-        parts.append(f"throughput flattens at {tput['name']} ({tput['completed_rps']:.1f} logins/s achieved)")
-    return "; ".join(parts) + "."
-
-
-def _failure_line(h: dict[str, Any]) -> str:
-    fail = h["first_failure"]
-    if fail is None and not h["judged_tiers"]:
-        return "What fails first: unknown, no tier's numbers can be trusted."
-    if fail is None:
-        return "Nothing failed: no trustworthy tier breached the SLO and no generator saturated."
-    if fail["kind"] == "generator":
-        line = f"The load generator saturated first, at {fail['name']}: the target's limit was not reached"
-    else:
-        line = f"Fails first at {fail['name']}: {'; '.join(fail['breaches'])}"
-    if fail["growth_step"]:
-        line += (
-            f". Step growing most: {fail['growth_step']} (p95 x{fail['growth_factor']:.1f} "
-            f"vs {fail['growth_base_tier']})"
-        )
-    if fail["slowest_step"]:
-        line += f"; slowest step: {fail['slowest_step']} (p95 {fail['slowest_step_p95_ms']:.0f} ms)"
-    return line + "."
-
-
-def _instances_line(h: dict[str, Any], target: dict[str, Any]) -> str:
-    rate, surge = target["logins_per_s"], target["launch_surge"]
-    if h["instances_60m"] is None:
-        return "Instances needed: unknown, no trustworthy tier met the SLO, so no sustainable rate is known."
-    lower = (
-        " (at most: the limit was not reached, so each instance may carry more)"
-        if h["limit_above_tested"]
-        else ""
-    )
-    return (
-        f"Instances needed: {h['instances_60m']} for 60m ({rate:.1f} logins/s) and "
-        f"{h['instances_surge']} for a x{surge:g} launch surge ({rate * surge:.0f} logins/s), each run at "
-        f"{h['utilisation']:.0%} of the measured {h['sustainable_rps']:.1f} logins/s{lower}."
-    )

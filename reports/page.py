@@ -10,6 +10,7 @@ from typing import Any
 
 from loadtests.workload import FORMULA
 from reports.htmlfmt import CSS, bullet_list, esc, field, table
+from reports.sentences import Html, answer
 
 CHART_CAPTIONS = (
     (
@@ -75,27 +76,7 @@ def _trust(s: dict[str, Any]) -> str:
 
 
 def _answer(s: dict[str, Any]) -> str:
-    h, target = s["headline"], s["target"]
-    rows = [
-        ("Highest tier meeting the SLO", _highest(s)),
-        ("Where latency bends", _knee(s)),
-        ("What fails first", _failure(s)),
-        (
-            f"Instances for 60m ({target['logins_per_s']:.1f} logins/s)",
-            f'<span class="big">{field(s, "headline.instances_60m", "int")}</span> {_per_instance(s)}',
-        ),
-        (
-            f"Instances for a launch-day surge (x{target['launch_surge']:g}, "
-            f"{target['surge_logins_per_s']:,.0f} logins/s)",
-            f'<span class="big">{field(s, "headline.instances_surge", "int")}</span>',
-        ),
-    ]
-    if h["instances_60m"] is None:
-        rows[3] = (
-            rows[3][0],
-            rows[3][1] + " unknown: no trustworthy tier met the SLO, so no sustainable rate is known.",
-        )
-    dl = "".join(f"<dt>{esc(k)}</dt><dd>{v}</dd>" for k, v in rows)
+    dl = "".join(f"<dt>{esc(question)}</dt><dd>{sentence}</dd>" for question, sentence in answer(Html(s)))
     return _section("answer", "The answer", _caveat(s) + f'<dl class="answer">{dl}</dl>{_slo(s)}')
 
 
@@ -107,86 +88,6 @@ def _caveat(s: dict[str, Any]) -> str:
         dict.fromkeys(i["kind"].replace("_", " ") for i in issues if i["severity"] == "untrusted")
     )
     return f'<p class="caveat">Read with care: not every number can be trusted ({esc(kinds)}); see below.</p>'
-
-
-def _highest(s: dict[str, Any]) -> str:
-    h = s["headline"]
-    if h["highest_tier"] is None:
-        why = (
-            "no tier's numbers can be trusted"
-            if not h["judged_tiers"]
-            else "the lightest trustworthy tier failed"
-        )
-        text = f'<span class="big">{field(s, "headline.highest_tier")}</span> ({esc(why)})'
-    else:
-        text = (
-            f'<span class="big">{field(s, "headline.highest_tier.name")}</span> at '
-            f"{field(s, 'headline.highest_tier.target_rps', 'num', 1, ' logins/s')} offered, p95 "
-            f"{field(s, 'headline.highest_tier.p95_ms', 'num', 0, ' ms')}"
-        )
-        if h["limit_above_tested"]:
-            text += ". Every trustworthy tier passed: the limit lies above the heaviest tier tested"
-    if h["untrusted_tiers"]:
-        text += f". Judged on trustworthy tiers only; left out: {esc(', '.join(h['untrusted_tiers']))}"
-    return text + "."
-
-
-def _knee(s: dict[str, Any]) -> str:
-    h = s["headline"]
-    if h["latency_knee"]:
-        text = (
-            f'p95 bends at <span class="big">{field(s, "headline.latency_knee.name")}</span> '
-            f"({field(s, 'headline.latency_knee.p95_ms', 'num', 0, ' ms')} at "
-            f"{field(s, 'headline.latency_knee.target_rps', 'num', 1, ' logins/s')})"
-        )
-    else:
-        text = "No clear bend in p95 across the trustworthy tiers"
-    if h["throughput_knee"]:
-        text += (
-            f"; throughput flattens at {field(s, 'headline.throughput_knee.name')} "
-            f"({field(s, 'headline.throughput_knee.completed_rps', 'num', 1, ' logins/s')} achieved)"
-        )
-    return text + "."
-
-
-def _failure(s: dict[str, Any]) -> str:
-    f = s["headline"]["first_failure"]
-    if f is None and not s["headline"]["judged_tiers"]:
-        return "Unknown: no tier's numbers can be trusted."
-    if f is None:
-        return "Nothing: no trustworthy tier breached the SLO and no generator saturated."
-    if f["kind"] == "generator":
-        text = (
-            f"The load generator, at {field(s, 'headline.first_failure.name')}: "
-            "the target's limit was not reached"
-        )
-    else:
-        name = field(s, "headline.first_failure.name")
-        text = f'<span class="big">{name}</span> breaches: {esc("; ".join(f["breaches"]))}'
-    if f["growth_step"]:
-        text += (
-            f". Step growing most: <strong>{field(s, 'headline.first_failure.growth_step')}</strong> (p95 x"
-            f"{field(s, 'headline.first_failure.growth_factor', 'num', 1)} vs {esc(f['growth_base_tier'])})"
-        )
-    if f["slowest_step"]:
-        text += (
-            f"; slowest step: {field(s, 'headline.first_failure.slowest_step')} (p95 "
-            f"{field(s, 'headline.first_failure.slowest_step_p95_ms', 'num', 0, ' ms')})"
-        )
-    if f["top_failure_check"]:
-        text += f"; most frequent failed check: {esc(f['top_failure_check'])}"
-    return text + "."
-
-
-def _per_instance(s: dict[str, Any]) -> str:
-    h = s["headline"]
-    if h["instances_60m"] is None:
-        return ""
-    bound = " (an upper bound: the limit was not reached)" if h["limit_above_tested"] else ""
-    return (
-        f"instances of the size tested, each run at {field(s, 'headline.utilisation', 'pct', 0, '%')} of the "
-        f"measured sustainable {field(s, 'headline.sustainable_rps', 'num', 1, ' logins/s')}{bound}."
-    )
 
 
 def _slo(s: dict[str, Any]) -> str:
