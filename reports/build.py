@@ -12,7 +12,6 @@ expanded into requests, and the time series is one point per collector write.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from reports.charts import write_tier_charts
 from reports.charts_time import write_time_charts
 from reports.page import render_index
 from reports.run import load_run
+from reports.strict_json import strict_json
 from reports.summary import summarise_run
 from reports.tables import write_tables
 from reports.trust import MIN_SAMPLES
@@ -59,14 +59,3 @@ def build_report(
     atomic.write_text(run_dir / "summary.json", json.dumps(summary, indent=2, allow_nan=False) + "\n")
     atomic.write_text(run_dir / "index.html", render_index(summary, charts))
     return summary
-
-
-def strict_json(value: Any) -> Any:
-    """NaN and infinities become None, tuples lists: ``summary.json`` is strict JSON for any reader."""
-    if isinstance(value, dict):
-        return {str(k): strict_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [strict_json(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value

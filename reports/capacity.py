@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from reports.strict_json import strict_json
 from reports.usl import MIN_FIT_POINTS, UslFit, UslFitError, fit_usl
 
 DEFAULT_UTILISATION = 0.7
@@ -134,7 +135,7 @@ class CapacityModel:
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON types only; NaN and infinities become None so ``allow_nan=False`` holds."""
-        result = _jsonable(asdict(self))
+        result = strict_json(asdict(self))
         assert isinstance(result, dict)
         return result
 
@@ -316,17 +317,3 @@ def _plans(
         f"surge = {surge_factor:g}x the target rate"
     )
     return tuple(plans)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, bool | np.bool_):
-        return bool(value)
-    if isinstance(value, int | np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        return float(value) if math.isfinite(value) else None
-    return value

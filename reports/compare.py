@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from mock_idp import atomic
-from reports.build import strict_json
 from reports.capacity import Slo
 from reports.compare_page import render_compare, write_compare_charts
 from reports.run import load_run
+from reports.strict_json import strict_json
 from reports.summary import run_slo, summarise_run
 
 SCHEMA = "loginload-compare/1"
