@@ -1,9 +1,11 @@
 """Which citizen walks a journey: picked from the population by index, credentials computed.
 
 Against the mock the credentials come from its documented rule (``mock_idp.population``), so a 60m
-population needs no list. Indexes are uniform over the stage's population tier, or skewed towards low
-indexes to model frequent users (``skew`` s > 0: index = floor(N * u**(1+s))). Against another
-provider, accounts come from a CSV file (email,password[,sms_code]).
+population needs no list: :class:`MockPopulation` takes the same :class:`PopulationRule` the IdP was
+started with (seed, proofing mix, SMS codes, returning share), so both agree on who is who. Indexes
+are uniform over the stage's population tier, or skewed towards low indexes to model frequent users
+(``skew`` s > 0: index = floor(N * u**(1+s))). Against another provider, accounts come from a CSV
+file (email,password[,sms_code]).
 """
 
 from __future__ import annotations
@@ -13,8 +15,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from mock_idp.population import citizen as derive_citizen
-from mock_idp.population import credentials, is_returning
+from mock_idp.population import DEFAULT_RULE, PopulationRule, citizen, credentials, is_returning
 
 MAX_TRIES = 64
 
@@ -29,19 +30,20 @@ class Account:
 
 @dataclass(frozen=True)
 class MockPopulation:
-    seed: str = "loginload"
-    sms_code_mode: str = "fixed"
-    fixed_sms_code: str = "123456"
-    returning_share: float = 0.0
+    rule: PopulationRule = DEFAULT_RULE
     skew: float = 0.0
-    mix: tuple[float, float, float] = (0.10, 0.20, 0.70)
+
+    @property
+    def fixed_sms_code(self) -> str:
+        """The code registration's email and SMS steps take (the mock sends neither)."""
+        return self.rule.fixed_sms_code
 
     def _index(self, rng: random.Random, population: int) -> int:
         u = rng.random()
         return int(population * (u ** (1.0 + self.skew))) if self.skew > 0 else int(population * u)
 
     def account(self, index: int) -> Account:
-        c = credentials(index, self.seed, self.sms_code_mode, self.fixed_sms_code)
+        c = credentials(index, self.rule)
         return Account(index, c.email, c.password, c.sms_code)
 
     def pick(
@@ -60,10 +62,10 @@ class MockPopulation:
         return self.account(index)
 
     def _fits(self, index: int, first_visit: bool, uplift: bool) -> bool:
-        if self.returning_share > 0 and is_returning(index, self.seed, self.returning_share) == first_visit:
+        if self.rule.returning_share > 0 and is_returning(index, self.rule) == first_visit:
             return False
         if uplift:
-            return derive_citizen(index, self.seed, self.mix).proofing_level != "P9"
+            return citizen(index, self.rule).proofing_level != "P9"
         return True
 
 

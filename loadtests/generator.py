@@ -28,6 +28,7 @@ from loadtests.oidc_client import ClientRegistration
 from loadtests.run_plan import RunPlan
 from loadtests.safety import check_target
 from loadtests.workload import Journey
+from mock_idp.population import PopulationRule
 
 log = logging.getLogger("loginload")
 DISCOVERY = "/.well-known/openid-configuration"
@@ -61,7 +62,10 @@ class Generator:
         else:
             mode = "derived" if o.ll_sms_code == "derived" else "fixed"
             fixed = o.ll_sms_code if mode == "fixed" else "123456"
-            self.accounts = MockPopulation(o.ll_seed, mode, fixed, o.ll_returning, o.ll_skew)
+            rule = PopulationRule(
+                o.ll_seed, sms_code_mode=mode, fixed_sms_code=fixed, returning_share=o.ll_returning
+            )
+            self.accounts = MockPopulation(rule, o.ll_skew)
 
     # -- setup -----------------------------------------------------------------------------------
     def discover(self, host: str) -> Provider:

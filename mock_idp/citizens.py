@@ -14,10 +14,17 @@ import dataclasses
 import hashlib
 import json
 import secrets
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any
 
-from mock_idp.population import EMAIL_DOMAIN, Citizen, citizen, index_from_email, registered_citizen
+from mock_idp.population import (
+    EMAIL_DOMAIN,
+    Citizen,
+    derive_citizen,
+    index_from_email,
+    registered_citizen,
+)
 from mock_idp.settings import Settings
 from mock_idp.store import Store
 
@@ -64,12 +71,12 @@ class Directory:
         self.store = store
         self.named: dict[int, Citizen] = {}
         self.named_by_email: dict[str, int] = {}
+        self.rule = settings.population_rule
+        # A login looks its citizen up several times (sign-in, code, token, userinfo): a small LRU
+        # cache, bounded whatever the population and keyed on the index alone (an int hashes cheaply).
+        self._derive = lru_cache(maxsize=2048)(partial(derive_citizen, rule=self.rule))
         if settings.users_file:
             self._load_named(Path(settings.users_file))
-
-    def _derive(self, index: int) -> Citizen:
-        s = self.settings
-        return citizen(index, s.seed, s.proofing_mix, s.sms_code_mode, s.fixed_sms_code, s.returning_share)
 
     def _load_named(self, path: Path) -> None:
         try:
@@ -108,8 +115,7 @@ class Directory:
             raw = self.store.get(ACCOUNT_BY_INDEX_NS, str(index))
             if raw:
                 a = json.loads(raw)
-                s = self.settings
-                return registered_citizen(index, a["e"], a["pw"], a["m"], s.seed, s.fixed_sms_code)
+                return registered_citizen(index, a["e"], a["pw"], a["m"], self.rule)
         return None
 
     def overrides(self, index: int) -> dict[str, str]:

@@ -39,6 +39,7 @@ _FLAGS = (
     "max_inflight",
     "shed_lag_ms",
     "returning_share",
+    "proofing_mix",
     "http",
 )
 
@@ -80,6 +81,11 @@ def register(subparsers: Any) -> None:
         type=float,
         help="share of citizens who used the services before: no consent page (default 0, a launch)",
     )
+    p.add_argument(
+        "--proofing-mix",
+        type=_proofing_mix,
+        help="shares of citizens proofed to P0,P5,P9, summing to 1 (default 0.1,0.2,0.7)",
+    )
     p.add_argument("--access-log", action="store_true", help="log every request (slower)")
     p.add_argument(
         "--http",
@@ -102,6 +108,15 @@ def _population(text: str) -> int:
         return parse_population(text)
     except ValueError as exc:  # argparse shows ArgumentTypeError's own message
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _proofing_mix(text: str) -> tuple[float, ...]:
+    try:
+        return tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"bad proofing mix {text!r}: use P0,P5,P9 shares, e.g. 0.1,0.2,0.7"
+        ) from None
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
@@ -135,7 +150,7 @@ def main(args: argparse.Namespace) -> int:
 def print_citizen(settings: Settings, index: int) -> int:
     if not 0 <= index < settings.population:
         raise UsageError(f"citizen index must be 0..{settings.population - 1}")
-    c = citizen(index, settings.seed, settings.proofing_mix, settings.sms_code_mode, settings.fixed_sms_code)
+    c = citizen(index, settings.population_rule)
     print(json.dumps(dataclasses.asdict(c), indent=2))
     return 0
 
@@ -175,7 +190,7 @@ def sign_in_url(settings: Settings) -> str:
 
 
 def banner(settings: Settings) -> str:
-    c = citizen(0, settings.seed, settings.proofing_mix, settings.sms_code_mode, settings.fixed_sms_code)
+    c = citizen(0, settings.population_rule)
     lines = [
         "=" * 78,
         MOCK_BANNER,

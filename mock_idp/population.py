@@ -16,6 +16,10 @@ The rule, documented because other tools depend on it:
 - proofing level from ``digest[30:32]`` against the configured P0/P5/P9 mix
 - returning citizen (consented to the services before, so no consent page) when
   ``int.from_bytes(digest[42:44]) / 65536 < returning_share`` (default 0: a launch, everyone is new)
+
+The five parameters of the rule travel together as one :class:`PopulationRule`: the IdP's settings,
+its directory, ``loginload idp citizen`` and the load generator's accounts all take the same object,
+so the generator cannot pick a "new" citizen the IdP thinks has consented before.
 """
 
 from __future__ import annotations
@@ -25,9 +29,11 @@ import datetime
 import hashlib
 import re
 import uuid
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
 from decimal import Decimal
 from functools import lru_cache
+from typing import Any
 
 EMAIL_DOMAIN = "citizens.loginload.test"
 _EMAIL_RE = re.compile(r"citizen(0|[1-9][0-9]{0,8})@citizens\.loginload\.test")  # one spelling per citizen
@@ -94,6 +100,55 @@ _FAMILY = (
 _GP_ODS = ("Y00001", "Y00002", "Y00003", "Y00004", "Y00005", "Y00006", "Y00007", "Y00008")
 _EPOCH = datetime.date(1930, 1, 1).toordinal()
 _BIRTH_SPAN = datetime.date(2008, 1, 1).toordinal() - _EPOCH
+SMS_CODE_MODES = ("fixed", "derived")
+
+
+@dataclass(frozen=True, slots=True)
+class PopulationRule:
+    """The parameters of the derivation: who citizen *i* is follows from ``(rule, i)`` alone."""
+
+    seed: str = DEFAULT_SEED
+    proofing_mix: tuple[float, float, float] = DEFAULT_MIX  # P0, P5, P9
+    sms_code_mode: str = "fixed"  # "fixed" (as NHS login's sandpit) or "derived" (per citizen, from seed)
+    fixed_sms_code: str = "123456"
+    returning_share: float = 0.0  # share of citizens who consented before (0: a launch, everyone is new)
+
+    def __post_init__(self) -> None:
+        if self.sms_code_mode not in SMS_CODE_MODES:
+            raise ValueError(f"sms_code_mode must be 'fixed' or 'derived', not {self.sms_code_mode!r}")
+        if not (len(self.fixed_sms_code) == 6 and self.fixed_sms_code.isdigit()):
+            raise ValueError("fixed_sms_code must be 6 digits")
+        if len(self.proofing_mix) != 3 or abs(sum(self.proofing_mix) - 1.0) > 1e-6:
+            raise ValueError(f"proofing_mix (P0, P5, P9) must sum to 1, not {self.proofing_mix}")
+        if not 0.0 <= self.returning_share <= 1.0:
+            raise ValueError(f"returning_share must be between 0 and 1, not {self.returning_share}")
+
+    def to_mapping(self) -> dict[str, Any]:
+        """The five keys as a config file's ``[idp]`` table spells them."""
+        return {
+            "seed": self.seed,
+            "proofing_mix": self.proofing_mix,
+            "sms_code_mode": self.sms_code_mode,
+            "fixed_sms_code": self.fixed_sms_code,
+            "returning_share": self.returning_share,
+        }
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any]) -> PopulationRule:
+        """A rule from those keys (any may be missing: its default); another key is a ValueError."""
+        unknown = set(data) - RULE_KEYS
+        if unknown:
+            raise ValueError(f"unknown population rule key(s): {', '.join(sorted(unknown))}")
+        values = dict(data)
+        if "proofing_mix" in values:
+            values["proofing_mix"] = tuple(float(x) for x in values["proofing_mix"])
+        if "returning_share" in values:
+            values["returning_share"] = float(values["returning_share"])
+        return cls(**values)
+
+
+RULE_KEYS = frozenset(f.name for f in fields(PopulationRule))
+DEFAULT_RULE = PopulationRule()
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,12 +208,12 @@ def _sms_code(digest: bytes, mode: str, fixed: str) -> str:
     return f"{int.from_bytes(digest[26:30], 'big') % 1_000_000:06d}"
 
 
-def credentials(
-    index: int, seed: str = DEFAULT_SEED, sms_code_mode: str = "fixed", fixed_sms_code: str = "123456"
-) -> Credentials:
+def credentials(index: int, rule: PopulationRule = DEFAULT_RULE) -> Credentials:
     """Citizen *index*'s sign-in credentials: what a load generator needs, computed, never looked up."""
-    digest = _digest(seed, index)
-    return Credentials(email_for(index), _password(digest), _sms_code(digest, sms_code_mode, fixed_sms_code))
+    digest = _digest(rule.seed, index)
+    return Credentials(
+        email_for(index), _password(digest), _sms_code(digest, rule.sms_code_mode, rule.fixed_sms_code)
+    )
 
 
 def _check_digit(nine: str) -> int:
@@ -203,9 +258,9 @@ def _level(digest: bytes, mix: tuple[float, float, float]) -> str:
     return "P9"
 
 
-def is_returning(index: int, seed: str = DEFAULT_SEED, returning_share: float = 0.0) -> bool:
+def is_returning(index: int, rule: PopulationRule = DEFAULT_RULE) -> bool:
     """Whether citizen *index* has consented to the services before (so sees no consent page)."""
-    return _returning(_digest(seed, index), returning_share)
+    return _returning(_digest(rule.seed, index), rule.returning_share)
 
 
 def _returning(digest: bytes, share: float) -> bool:
@@ -220,27 +275,15 @@ def _birthdate(digest: bytes) -> str:
     return datetime.date.fromordinal(_EPOCH + int.from_bytes(digest[32:35], "big") % _BIRTH_SPAN).isoformat()
 
 
-@lru_cache(maxsize=2048)
-def citizen(
-    index: int,
-    seed: str = DEFAULT_SEED,
-    mix: tuple[float, float, float] = DEFAULT_MIX,
-    sms_code_mode: str = "fixed",
-    fixed_sms_code: str = "123456",
-    returning_share: float = 0.0,
-) -> Citizen:
-    """Citizen *index*, derived from ``(seed, index)`` alone.
-
-    A login looks its citizen up several times (sign-in, code, token, userinfo): a small LRU cache,
-    bounded whatever the population, saves re-deriving it each time.
-    """
-    d = _digest(seed, index)
+def derive_citizen(index: int, rule: PopulationRule = DEFAULT_RULE) -> Citizen:
+    """Citizen *index*, derived from ``(rule, index)`` alone (uncached: see :func:`citizen`)."""
+    d = _digest(rule.seed, index)
     return Citizen(
         index=index,
         sub=_sub(d),
         email=email_for(index),
         password=_password(d),
-        sms_code=_sms_code(d, sms_code_mode, fixed_sms_code),
+        sms_code=_sms_code(d, rule.sms_code_mode, rule.fixed_sms_code),
         nhs_number=nhs_number(index),
         given_name=_GIVEN[d[35] % len(_GIVEN)],
         family_name=_FAMILY[d[36] % len(_FAMILY)],
@@ -248,23 +291,34 @@ def citizen(
         phone_number=f"+447700900{int.from_bytes(d[37:39], 'big') % 1000:03d}",
         landline_number=f"+441632960{int.from_bytes(d[39:41], 'big') % 1000:03d}",
         gp_ods_code=_GP_ODS[d[41] % len(_GP_ODS)],
-        proofing_level=_level(d, mix),
-        returning=_returning(d, returning_share),
+        proofing_level=_level(d, rule.proofing_mix),
+        returning=_returning(d, rule.returning_share),
     )
 
 
+@lru_cache(maxsize=2048)
+def citizen(index: int, rule: PopulationRule = DEFAULT_RULE) -> Citizen:
+    """Citizen *index* under *rule*, from a small LRU cache, bounded whatever the population.
+
+    The IdP's directory keeps its own cache keyed on the index alone (``mock_idp/citizens.py``): a
+    login looks its citizen up several times, and hashing an int is cheaper than hashing a rule.
+    """
+    return derive_citizen(index, rule)
+
+
 def registered_citizen(
-    index: int, email: str, password: str, mobile: str, seed: str, sms_code: str
+    index: int, email: str, password: str, mobile: str, rule: PopulationRule = DEFAULT_RULE
 ) -> Citizen:
     """An account made through the registration journey: P0 (email and mobile verified, no NHS number,
-    no demographics matched); its ``sub`` and the fields P0 never shows are derived like anyone's."""
-    d = _digest(seed, index)
+    no demographics matched); its ``sub`` and the fields P0 never shows are derived like anyone's, and
+    its SMS code is the fixed code (registration sends no SMS, whatever ``sms_code_mode`` says)."""
+    d = _digest(rule.seed, index)
     return Citizen(
         index=index,
         sub=_sub(d),
         email=email,
         password=password,
-        sms_code=sms_code,
+        sms_code=rule.fixed_sms_code,
         nhs_number="",
         given_name=_GIVEN[d[35] % len(_GIVEN)],
         family_name=_FAMILY[d[36] % len(_FAMILY)],

@@ -57,7 +57,9 @@ def register(ctx: Context, req: Request) -> Response:
 
 
 def _code_ok(ctx: Context, given: str) -> bool:
-    return secrets.compare_digest(given.strip().encode(), ctx.settings.fixed_sms_code.encode())
+    return secrets.compare_digest(
+        given.strip().encode(), ctx.settings.population_rule.fixed_sms_code.encode()
+    )
 
 
 def _start(ctx: Context, req: Request, p: dict[str, str], data: dict[str, Any]) -> Response:
@@ -119,9 +121,7 @@ def _sms(ctx: Context, req: Request, p: dict[str, str], data: dict[str, Any]) ->
     ctx.store.set(ACCOUNT_BY_INDEX_NS, str(index), json.dumps(record), ACCOUNT_TTL)
     ctx.store.set(ACCOUNT_NS, data["e"], str(index), ACCOUNT_TTL)
     ctx.metrics.registrations.inc()
-    citizen = registered_citizen(
-        index, data["e"], data["pw"], data["m"], ctx.settings.seed, ctx.settings.fixed_sms_code
-    )
+    citizen = registered_citizen(index, data["e"], data["pw"], data["m"], ctx.settings.population_rule)
     rest = {k: v for k, v in data.items() if k not in ("e", "pw", "m")}
     return complete(ctx, req, rest, citizen, ["Cp", "Cd"])
 

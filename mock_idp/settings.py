@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mock_idp.population import RULE_KEYS, PopulationRule
+
 ENV_VAR = "LOGINLOAD_IDP_SETTINGS"
 HTTP_PROTOCOLS = ("inline", "httptools")
 MAX_POPULATION = 90_000_000  # bounded by the 9-prefixed NHS number range, see population.py
@@ -40,16 +42,12 @@ class Settings:
     workers: int = 1
     issuer: str = ""  # empty: http://{host}:{port}
     population: int = 60_000_000
-    seed: str = "loginload"
+    population_rule: PopulationRule = field(default_factory=PopulationRule)  # [idp] seed, proofing_mix, ...
     state_dir: str = ".loginload"
     store: str = "sqlite"  # "sqlite", "sqlite:///path/file.db" or "redis://host:port/db"
     config: str = ""
     users_file: str = ""
     admin_token: str = ""
-    sms_code_mode: str = "fixed"  # "fixed" (as NHS login's sandpit) or "derived" (per citizen, from seed)
-    fixed_sms_code: str = "123456"
-    proofing_mix: tuple[float, float, float] = (0.10, 0.20, 0.70)  # P0, P5, P9
-    returning_share: float = 0.0  # share of citizens who consented before (0: a launch, everyone is new)
     lockout_threshold: int = 5
     lockout_seconds: int = 900
     max_param_length: int = 2048
@@ -64,14 +62,6 @@ class Settings:
     def __post_init__(self) -> None:
         if not 1 <= self.population <= MAX_POPULATION:
             raise ValueError(f"population must be between 1 and {MAX_POPULATION:,}, not {self.population:,}")
-        if self.sms_code_mode not in ("fixed", "derived"):
-            raise ValueError(f"sms_code_mode must be 'fixed' or 'derived', not {self.sms_code_mode!r}")
-        if not (len(self.fixed_sms_code) == 6 and self.fixed_sms_code.isdigit()):
-            raise ValueError("fixed_sms_code must be 6 digits")
-        if len(self.proofing_mix) != 3 or abs(sum(self.proofing_mix) - 1.0) > 1e-6:
-            raise ValueError(f"proofing_mix (P0, P5, P9) must sum to 1, not {self.proofing_mix}")
-        if not 0.0 <= self.returning_share <= 1.0:
-            raise ValueError(f"returning_share must be between 0 and 1, not {self.returning_share}")
         if self.http not in HTTP_PROTOCOLS:
             raise ValueError(f"http must be one of {', '.join(HTTP_PROTOCOLS)}, not {self.http!r}")
         if self.workers < 1:
@@ -92,19 +82,26 @@ class Settings:
         return dataclasses.replace(self, **changes)
 
     def to_json(self) -> str:
-        return json.dumps(dataclasses.asdict(self))
+        """Flat, as a config file's ``[idp]`` table: the rule's five keys beside the others."""
+        data = dataclasses.asdict(self)
+        data.update(data.pop("population_rule"))
+        return json.dumps(data)
 
     @classmethod
     def from_mapping(cls, data: dict[str, Any]) -> Settings:
-        known = {f.name for f in dataclasses.fields(cls)}
+        """Settings from ``[idp]`` keys; seed, proofing_mix, sms_code_mode, fixed_sms_code and
+        returning_share make the population rule."""
+        known = {f.name for f in dataclasses.fields(cls)} | RULE_KEYS
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown idp setting(s): {', '.join(sorted(unknown))}")
-        values = dict(data)
+        values = {k: v for k, v in data.items() if k not in RULE_KEYS}
+        rule = {k: v for k, v in data.items() if k in RULE_KEYS}
+        if rule:
+            base = values.get("population_rule", PopulationRule())
+            values["population_rule"] = PopulationRule.from_mapping({**base.to_mapping(), **rule})
         if "lifetimes" in values:
             values["lifetimes"] = _lifetimes(values["lifetimes"])
-        if "proofing_mix" in values:
-            values["proofing_mix"] = tuple(float(x) for x in values["proofing_mix"])
         if "clients" in values:
             values["clients"] = tuple(values["clients"])
         return cls(**values)

@@ -73,7 +73,7 @@ class Idp:
     def citizen_of_level(self, level: str, start: int = 0) -> int:
         s = self.settings
         i = start
-        while citizen(i, s.seed, s.proofing_mix).proofing_level != level:
+        while citizen(i, s.population_rule).proofing_level != level:
             i += 1
         return i
 
@@ -114,7 +114,7 @@ class Idp:
     ) -> dict[str, str]:
         """Walk the journey for citizen *index*; return the callback's query (code and state)."""
         s = self.settings
-        c = citizen(index, s.seed, s.proofing_mix)
+        c = citizen(index, s.population_rule)
         r = self.authorize(**authorize_overrides)
         if r.status_code == 200:
             r = self.post_form(r.text, {"email": c.email, "password": c.password})

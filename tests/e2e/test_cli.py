@@ -14,8 +14,7 @@ from pathlib import Path
 import jwt
 import pytest
 
-from mock_idp.population import citizen
-from mock_idp.settings import Settings
+from mock_idp.population import PopulationRule, citizen
 from tests.servers import LOOPBACK, login, redeem, run_cli, running_idp
 
 
@@ -47,7 +46,7 @@ def test_citizen_prints_that_citizens_credentials_as_json(tmp_path: Path) -> Non
 def test_citizen_follows_the_seed_and_sms_mode(tmp_path: Path) -> None:
     result = run_cli(["idp", "--seed", "other", "--sms-code-mode", "derived", "citizen", "7"], cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    expected = citizen(7, "other", Settings().proofing_mix, "derived")
+    expected = citizen(7, PopulationRule("other", sms_code_mode="derived"))
     assert json.loads(result.stdout) == dataclasses.asdict(expected)
     assert json.loads(result.stdout)["password"] != citizen(7).password
 

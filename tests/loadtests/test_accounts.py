@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
 from pathlib import Path
 
 import pytest
 
 from loadtests.accounts import Account, CsvAccounts, MockPopulation
-from mock_idp.population import citizen, credentials, is_returning
+from mock_idp.population import Citizen, PopulationRule, citizen, credentials, is_returning
+from mock_idp.settings import Settings
+from tests.conftest import open_idp
 
 POPULATION = 1_000_000
 
@@ -26,26 +29,27 @@ def test_account_follows_the_mock_rule(index: int) -> None:
 
 
 def test_account_follows_the_mock_rule_with_seed_and_derived_codes() -> None:
-    pop = MockPopulation(seed="other", sms_code_mode="derived")
+    rule = PopulationRule("other", sms_code_mode="derived")
+    pop = MockPopulation(rule)
     for index in (3, 12345):
-        c = credentials(index, "other", "derived")
+        c = credentials(index, rule)
         assert pop.account(index) == Account(index, c.email, c.password, c.sms_code)
     assert pop.account(3).password != MockPopulation().account(3).password
-    assert MockPopulation(fixed_sms_code="000000").account(3).sms_code == "000000"
+    assert MockPopulation(PopulationRule(fixed_sms_code="000000")).account(3).sms_code == "000000"
 
 
 def test_first_visit_picks_a_citizen_who_is_not_returning() -> None:
-    pop = MockPopulation(returning_share=0.9)
+    pop = MockPopulation(PopulationRule(returning_share=0.9))
     rng = random.Random(11)
     picks = [pop.pick(rng, POPULATION, first_visit=True) for _ in range(100)]
-    assert not any(is_returning(a.index, pop.seed, 0.9) for a in picks)
+    assert not any(is_returning(a.index, pop.rule) for a in picks)
 
 
 def test_other_journeys_pick_a_returning_citizen() -> None:
-    pop = MockPopulation(returning_share=0.9)
+    pop = MockPopulation(PopulationRule(returning_share=0.9))
     rng = random.Random(12)
     picks = [pop.pick(rng, POPULATION) for _ in range(100)]
-    assert all(is_returning(a.index, pop.seed, 0.9) for a in picks)
+    assert all(is_returning(a.index, pop.rule) for a in picks)
 
 
 def test_without_a_returning_share_anyone_fits() -> None:
@@ -59,23 +63,27 @@ def test_uplift_picks_are_below_p9() -> None:
     pop = MockPopulation()
     rng = random.Random(13)
     levels = {
-        citizen(pop.pick(rng, POPULATION, uplift=True).index, pop.seed).proofing_level for _ in range(200)
+        citizen(pop.pick(rng, POPULATION, uplift=True).index, pop.rule).proofing_level for _ in range(200)
     }
     assert levels and "P9" not in levels
     assert levels == {"P0", "P5"}
 
 
 def test_uplift_respects_the_proofing_mix() -> None:
-    pop = MockPopulation(mix=(0.0, 0.5, 0.5))
+    pop = MockPopulation(PopulationRule(proofing_mix=(0.0, 0.5, 0.5)))
     rng = random.Random(14)
     for _ in range(50):
         index = pop.pick(rng, POPULATION, uplift=True).index
-        assert citizen(index, pop.seed, pop.mix).proofing_level == "P5"
+        assert citizen(index, pop.rule).proofing_level == "P5"
 
 
 def test_indexes_stay_within_the_population() -> None:
     rng = random.Random(15)
-    for pop in (MockPopulation(), MockPopulation(skew=2.0), MockPopulation(returning_share=0.5)):
+    for pop in (
+        MockPopulation(),
+        MockPopulation(skew=2.0),
+        MockPopulation(PopulationRule(returning_share=0.5)),
+    ):
         for population in (1, 7, 1000):
             indexes = [pop.pick(rng, population).index for _ in range(200)]
             assert all(0 <= i < population for i in indexes), (pop, population)
@@ -131,3 +139,33 @@ def test_csv_accounts_needs_a_header(tmp_path: Path, text: str) -> None:
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ValueError, match="header row"):
         CsvAccounts(path)
+
+
+AGREED = PopulationRule("agreed", (0.3, 0.3, 0.4), returning_share=0.5)
+
+
+def test_picks_agree_with_the_idp_for_a_non_default_rule(quick_settings: Settings) -> None:
+    """The generator's idea of who is new, returning or below P9 is the IdP's, under the same rule."""
+    pop = MockPopulation(AGREED)
+    rng = random.Random(17)
+    with open_idp(quick_settings.replace(population_rule=AGREED)) as idp:
+        directory = idp.ctx.directory
+
+        def seen(index: int) -> Citizen:
+            c = directory.get(index)
+            assert c is not None
+            return c
+
+        first = [seen(pop.pick(rng, 100_000, first_visit=True).index) for _ in range(50)]
+        again = [seen(pop.pick(rng, 100_000).index) for _ in range(50)]
+        uplift = [seen(pop.pick(rng, 100_000, first_visit=True, uplift=True).index) for _ in range(50)]
+        assert not any(c.returning for c in first) and all(c.returning for c in again)
+        assert {c.proofing_level for c in uplift} == {"P0", "P5"} and not any(c.returning for c in uplift)
+        levels = Counter(seen(i).proofing_level for i in range(3000))
+        assert abs(levels["P0"] / 3000 - 0.3) < 0.04 and abs(levels["P9"] / 3000 - 0.4) < 0.04
+        account = pop.account(first[0].index)
+        assert (account.email, account.password, account.sms_code) == (
+            first[0].email,
+            first[0].password,
+            first[0].sms_code,
+        )

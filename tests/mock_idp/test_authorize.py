@@ -37,7 +37,7 @@ def assert_page(r: httpx.Response, error: str) -> None:
 
 def sign_in(idp: Idp, r: httpx.Response, index: int) -> httpx.Response:
     """From the sign-in page: credentials, then the SMS code; the response after that."""
-    c = citizen(index, idp.settings.seed, idp.settings.proofing_mix)
+    c = citizen(index, idp.settings.population_rule)
     assert r.status_code == 200 and parse_page(r.text).form("password"), r.text[:300]
     r = idp.post_form(r.text, {"email": c.email, "password": c.password})
     assert parse_page(r.text).form("otp_code"), r.text[:300]

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from loadtests.oidc_client import parse_page, query_of
-from mock_idp.population import Citizen, citizen
+from mock_idp.population import Citizen, PopulationRule, citizen
 from tests.conftest import CALLBACK, Idp, open_idp, page_error
 
 
@@ -18,8 +18,7 @@ def idp(quick_idp: Idp) -> Idp:
 
 
 def person(idp: Idp, level: str = "P9", start: int = 0) -> Citizen:
-    s = idp.settings
-    return citizen(idp.citizen_of_level(level, start), s.seed, s.proofing_mix, s.sms_code_mode)
+    return citizen(idp.citizen_of_level(level, start), idp.settings.population_rule)
 
 
 def sign_in_page(idp: Idp, **overrides: str) -> httpx.Response:
@@ -145,7 +144,9 @@ def test_wrong_sms_code_shows_the_page_again_with_wrong_code(idp: Idp) -> None:
 
 
 def test_derived_sms_mode_wants_the_citizens_own_code(idp: Idp) -> None:
-    with open_idp(idp.settings.replace(sms_code_mode="derived"), idp.rp) as derived:
+    with open_idp(
+        idp.settings.replace(population_rule=PopulationRule(sms_code_mode="derived")), idp.rp
+    ) as derived:
         c = person(derived)
         assert c.sms_code != "123456"
         r = credentials(derived, c)

@@ -1,0 +1,42 @@
+"""``loginload idp`` in process (mock_idp/idp_command.py): flags into settings, ``idp citizen``."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+
+import pytest
+
+from mock_idp.idp_command import main, register, settings_from_args
+from mock_idp.population import PopulationRule, citizen, is_returning
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser()
+    register(parser.add_subparsers())
+    return parser.parse_args(["idp", *argv])
+
+
+def test_population_flags_make_the_rule() -> None:
+    args = parse("--seed", "s", "--proofing-mix", "0.3,0.3,0.4", "--returning-share", "0.5")
+    assert settings_from_args(args).population_rule == PopulationRule(
+        "s", (0.3, 0.3, 0.4), returning_share=0.5
+    )
+
+
+def test_a_bad_proofing_mix_is_a_usage_error(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse("--proofing-mix", "a,b,c")
+    assert "bad proofing mix 'a,b,c'" in capsys.readouterr().err
+    assert main(parse("--proofing-mix", "0.5,0.5", "citizen", "1")) == 2
+    assert "proofing_mix (P0, P5, P9) must sum to 1" in capsys.readouterr().err
+
+
+def test_citizen_follows_the_returning_share_and_mix(capsys: pytest.CaptureFixture[str]) -> None:
+    rule = PopulationRule(proofing_mix=(0.0, 1.0, 0.0), returning_share=0.5)
+    index = next(i for i in range(100) if is_returning(i, rule))
+    assert main(parse("--proofing-mix", "0,1,0", "--returning-share", "0.5", "citizen", str(index))) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == dataclasses.asdict(citizen(index, rule))
+    assert printed["returning"] is True and printed["proofing_level"] == "P5"
