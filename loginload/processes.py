@@ -9,8 +9,9 @@ import socket
 import subprocess
 import sys
 import time
-from contextlib import suppress
+from contextlib import ExitStack, suppress
 from pathlib import Path
+from typing import Any
 
 _TICK = os.sysconf("SC_CLK_TCK")
 
@@ -25,21 +26,58 @@ def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
+def spawn(
+    cmd: list[str],
+    log_dir: Path,
+    name: str,
+    *,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    separate_stderr: bool = False,
+) -> subprocess.Popen[bytes]:
+    """Start ``cmd`` in its own process group (so it and its children are stopped together), output to
+    ``log_dir/<name>.log`` (or ``<name>.out`` and ``<name>.err`` when *separate_stderr*)."""
+    log_dir.mkdir(parents=True, exist_ok=True)
+    with ExitStack() as files:  # the child keeps its own copies of the descriptors
+        out = files.enter_context(open(log_dir / f"{name}.{'out' if separate_stderr else 'log'}", "wb"))
+        err = files.enter_context(open(log_dir / f"{name}.err", "wb")) if separate_stderr else None
+        return subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=err or subprocess.STDOUT,
+            cwd=cwd,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
+
+
+def signal_group(pgid: int, sig: signal.Signals) -> None:
+    with suppress(ProcessLookupError):
+        os.killpg(pgid, sig)
+
+
+def stop_group(proc: subprocess.Popen[Any], timeout: float = 15.0) -> int | None:
+    """SIGTERM the process group, wait, SIGKILL whatever is left (a child that outlived its parent
+    too); the exit code, or None if even SIGKILL did not end it within 5 s."""
+    if proc.poll() is None:
+        signal_group(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            signal_group(proc.pid, signal.SIGKILL)
+            with suppress(subprocess.TimeoutExpired):
+                proc.wait(5)
+    signal_group(proc.pid, signal.SIGKILL)
+    return proc.returncode
+
+
 class Child:
     def __init__(self, name: str, cmd: list[str], log_dir: Path, env: dict[str, str] | None = None) -> None:
         self.name = name
         self.cmd = cmd
-        log_dir.mkdir(parents=True, exist_ok=True)
         self.log = log_dir / f"{name}.log"
-        with open(self.log, "wb") as out:
-            self.proc = subprocess.Popen(
-                cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                env={**os.environ, **(env or {})},
-            )
+        self.proc = spawn(cmd, log_dir, name, env=env)
 
     @property
     def pid(self) -> int:
@@ -49,21 +87,10 @@ class Child:
         return self.proc.poll() is None
 
     def signal(self, sig: signal.Signals) -> None:
-        with suppress(ProcessLookupError):
-            os.killpg(self.proc.pid, sig)
+        signal_group(self.proc.pid, sig)
 
     def stop(self, timeout: float = 15.0) -> int | None:
-        """SIGTERM the group, wait, then SIGKILL whatever is left."""
-        if self.alive():
-            self.signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.signal(signal.SIGKILL)
-                with suppress(subprocess.TimeoutExpired):
-                    self.proc.wait(5)
-        self.signal(signal.SIGKILL)
-        return self.proc.returncode
+        return stop_group(self.proc, timeout)
 
     def tail(self, lines: int = 20) -> str:
         try:

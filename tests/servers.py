@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -29,6 +29,8 @@ import httpx
 import redis
 
 from loadtests.oidc_client import ClientRegistration, Form, parse_page, pkce_pair, query_of
+from loginload import processes
+from loginload.processes import free_port, signal_group, spawn
 from mock_idp.clients import dev_client_path
 from mock_idp.population import Citizen, citizen
 
@@ -39,14 +41,6 @@ HTTP_TIMEOUT = 10.0
 _POLL = 0.05  # seconds between readiness probes
 
 
-def free_port() -> int:
-    """A port the kernel just handed out on loopback (free unless someone takes it in the meantime)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((LOOPBACK, 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
 def loginload_command() -> list[str]:
     """The installed ``loginload`` script of this virtualenv, else the module it runs."""
     script = Path(sys.executable).parent / "loginload"
@@ -54,29 +48,13 @@ def loginload_command() -> list[str]:
 
 
 def _spawn(cmd: Sequence[str], log_dir: Path, name: str, cwd: Path) -> subprocess.Popen[bytes]:
-    log_dir.mkdir(parents=True, exist_ok=True)
-    with open(log_dir / f"{name}.out", "wb") as out, open(log_dir / f"{name}.err", "wb") as err:
-        return subprocess.Popen(
-            list(cmd), stdin=subprocess.DEVNULL, stdout=out, stderr=err, cwd=cwd, start_new_session=True
-        )
+    return spawn(list(cmd), log_dir, name, cwd=cwd, separate_stderr=True)
 
 
 def stop_group(proc: subprocess.Popen[Any], timeout: float = STOP_TIMEOUT) -> int:
-    """SIGTERM the process group, SIGKILL it if it is not gone within *timeout*; return the exit code."""
-    if proc.poll() is None:
-        _signal_group(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            _signal_group(proc.pid, signal.SIGKILL)
-            proc.wait(timeout)
-    _signal_group(proc.pid, signal.SIGKILL)  # any child that outlived its parent
-    return proc.returncode
-
-
-def _signal_group(pgid: int, sig: signal.Signals) -> None:
-    with suppress(ProcessLookupError):
-        os.killpg(pgid, sig)
+    code = processes.stop_group(proc, timeout)
+    assert code is not None, f"{proc.args} survived SIGKILL"
+    return code
 
 
 @dataclass
@@ -119,7 +97,7 @@ def run_cli(args: Sequence[str], cwd: Path, timeout: float = 30.0) -> subprocess
             f"loginload {' '.join(args)} did not finish in {timeout}s: {err[-2000:]}"
         ) from None
     finally:
-        _signal_group(proc.pid, signal.SIGKILL)
+        signal_group(proc.pid, signal.SIGKILL)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
