@@ -52,6 +52,7 @@ def app_for(ctx: Context) -> App:
         s.max_inflight,
         s.shed_lag_ms / 1000.0,
         ctx.metrics.observe,
+        ctx.metrics.error,
         unshed=frozenset({routes.HEALTH, routes.METRICS}),
     )
     app.context = ctx  # type: ignore[attr-defined]

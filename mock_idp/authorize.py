@@ -12,86 +12,26 @@ Request parameters NHS login does not support: ``request`` and ``request_uri`` a
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Any
-from urllib.parse import urlencode
 
 from mock_idp import pages
 from mock_idp.claims import parse_scope
 from mock_idp.context import Context
-from mock_idp.errors import InvalidRequest, OAuthError, RequestNotSupported, UnsupportedResponseType
-from mock_idp.http import Request, Response, html_response, redirect
+from mock_idp.errors import (
+    InvalidRequest,
+    LoginRequired,
+    OAuthError,
+    PageError,
+    RequestNotSupported,
+    RequestUriNotSupported,
+    UnsupportedResponseType,
+)
+from mock_idp.http import Request, Response, error_page, error_redirect, html_response
+from mock_idp.journey import resume_sso
+from mock_idp.sealed import AuthRequest, Flow
 from mock_idp.vectors import parse_vtr
 
-FLOW = "flow"
 _PKCE_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 _PROMPTS = {"", "none", "login"}
-
-
-class RequestUriNotSupported(RequestNotSupported):
-    error = "request_uri_not_supported"
-
-
-class PageError(Exception):
-    """An error to show as a page, never redirected: the client or redirect URI is not trusted."""
-
-    def __init__(self, error: str, description: str, status: int = 400) -> None:
-        super().__init__(description)
-        self.error, self.description, self.status = error, description, status
-
-
-@dataclass(frozen=True)
-class AuthRequest:
-    client_id: str
-    redirect_uri: str
-    scopes: tuple[str, ...]
-    state: str
-    nonce: str
-    vtr: tuple[str, ...]
-    code_challenge: str
-    prompt: str
-    allow_registration: bool = True
-
-    def to_flow(self) -> dict[str, Any]:
-        flow: dict[str, Any] = {
-            "c": self.client_id,
-            "r": self.redirect_uri,
-            "s": " ".join(self.scopes),
-            "st": self.state,
-            "n": self.nonce,
-            "v": list(self.vtr),
-            "cc": self.code_challenge,
-            "p": self.prompt,
-        }
-        if not self.allow_registration:
-            flow["ar"] = False
-        return flow
-
-    @classmethod
-    def from_flow(cls, d: dict[str, Any]) -> AuthRequest:
-        return cls(
-            d["c"],
-            d["r"],
-            tuple(d["s"].split()),
-            d["st"],
-            d["n"],
-            tuple(d["v"]),
-            d["cc"],
-            d["p"],
-            d.get("ar", True),
-        )
-
-
-def error_redirect(redirect_uri: str, state: str | None, exc: OAuthError) -> Response:
-    query = {"error": exc.error, "error_description": exc.description}
-    if state:
-        query["state"] = state
-    sep = "&" if "?" in redirect_uri else "?"
-    return redirect(redirect_uri + sep + urlencode(query))
-
-
-def page_error(exc: PageError) -> Response:
-    return html_response(pages.error_page(exc.error, exc.description), exc.status)
 
 
 def _trusted_client(ctx: Context, multi: dict[str, list[str]]) -> tuple[str, str]:
@@ -164,17 +104,11 @@ def _validate(ctx: Context, client_id: str, p: dict[str, str]) -> AuthRequest:
 
 
 def authorize(ctx: Context, req: Request) -> Response:
-    from mock_idp.journey import resume_sso
-
     try:
         multi = req.multi_params()
-    except InvalidRequest as exc:
-        return page_error(PageError(exc.error, exc.description))
-    try:
         client_id, redirect_uri = _trusted_client(ctx, multi)
-    except PageError as exc:
-        ctx.metrics.error(exc.error)
-        return page_error(exc)
+    except (InvalidRequest, PageError) as exc:
+        return error_page(exc)
     state = multi.get("state", [None])[0]
     try:
         dup = [k for k, v in multi.items() if len(v) > 1]
@@ -182,16 +116,12 @@ def authorize(ctx: Context, req: Request) -> Response:
             raise InvalidRequest(f"parameter {dup[0]!r} is repeated")
         auth = _validate(ctx, client_id, {k: v[0] for k, v in multi.items()})
     except OAuthError as exc:
-        ctx.metrics.error(exc.error)
         return error_redirect(redirect_uri, state, exc)
     if auth.prompt != "login":
         resumed = resume_sso(ctx, req, auth)
         if resumed is not None:
             return resumed
     if auth.prompt == "none":
-        from mock_idp.errors import LoginRequired
-
-        ctx.metrics.error(LoginRequired.error)
         return error_redirect(redirect_uri, state, LoginRequired("no single sign-on session"))
-    flow = ctx.sealer.seal(FLOW, {**auth.to_flow(), "stage": "sign-in"}, ctx.settings.lifetimes.flow)
+    flow = Flow(auth, "sign-in").seal(ctx.sealer, ctx.settings.lifetimes.flow)
     return html_response(pages.sign_in_page(flow, register=auth.allow_registration))

@@ -64,12 +64,12 @@ def _config_base(settings: Settings) -> Path:
 def build_context(settings: Settings, clock: Callable[[], float] = time.time) -> Context:
     prepare_state(settings)
     state = settings.state_path
-    store = open_store(settings.store, state)
+    store = open_store(settings.store, state, clock)
     return Context(
         settings=settings,
         issuer=settings.issuer_url,
         live_keys=LiveKeys(state),
-        sealer=Sealer(load_secret(state)),
+        sealer=Sealer(load_secret(state), clock),
         store=store,
         clients=load_clients(settings.clients, state, settings.issuer_url, _config_base(settings)),
         directory=Directory(settings, store),

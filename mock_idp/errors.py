@@ -1,6 +1,6 @@
 """OAuth 2.0 / OpenID Connect errors, each carrying the error code its spec names.
 
-    OAuthError (error, description, status_code)
+    OAuthError (error, description, status_code)      rendered as JSON, or redirected
     ├── InvalidRequest          400  RFC 6749 §5.2, §4.1.2.1
     ├── InvalidClient           401  RFC 6749 §5.2 (client authentication failed)
     ├── InvalidGrant            400  RFC 6749 §5.2
@@ -10,7 +10,10 @@
     ├── InvalidScope            400  RFC 6749 §5.2
     ├── AccessDenied            400  RFC 6749 §4.1.2.1
     ├── RequestNotSupported     400  OIDC Core §3.1.2.6
+    │   └── RequestUriNotSupported   `request_uri_not_supported`
     ├── LoginRequired           400  NHS login: `sso_login_required` for prompt=none without a session
+    ├── InteractionRequired     400  OIDC Core §3.1.2.6 (prompt=none, but the journey needs a page)
+    ├── ConsentRequired         400  OIDC Core §3.1.2.6 (prompt=none, but the citizen must consent)
     ├── InvalidToken            401  RFC 6750 §3.1 (with WWW-Authenticate)
     ├── InsufficientScope       403  RFC 6750 §3.1
     ├── NotFound                404  (not OAuth: unknown path / admin API off)
@@ -18,8 +21,16 @@
     ├── PayloadTooLarge         413
     └── TemporarilyUnavailable  503  RFC 6749 §4.1.2.1 (load shedding, with Retry-After)
 
-One handler (`mock_idp.http`) renders any of them as `{"error", "error_description"}`; the authorize
-endpoint instead sends them back to the client's redirect URI once that URI is known to be registered.
+    PageError (error, description, status_code)       rendered as an HTML page, never redirected
+    └── FlowError               400  `invalid_request`: a journey form's sealed state is bad, expired
+                                     or another step's
+
+The app (`mock_idp.http.App`) renders any OAuthError a handler raises as `{"error",
+"error_description"}`; the authorize endpoint and the journey instead send it back to the client's
+redirect URI (`http.error_redirect`) once that URI is known to be registered; until then, and for a
+journey form that cannot be trusted, a PageError is shown (`http.error_page`). Those three renderers
+mark the response with its error code and the app counts it once (`mock_idp_oauth_errors`), so every
+error response is counted, and none twice. A new error is a subclass here: the tree is the catalogue.
 """
 
 from __future__ import annotations
@@ -82,8 +93,22 @@ class RequestNotSupported(OAuthError):
     status_code = 400
 
 
+class RequestUriNotSupported(RequestNotSupported):
+    error = "request_uri_not_supported"
+
+
 class LoginRequired(OAuthError):
     error = "sso_login_required"
+    status_code = 400
+
+
+class InteractionRequired(OAuthError):
+    error = "interaction_required"
+    status_code = 400
+
+
+class ConsentRequired(OAuthError):
+    error = "consent_required"
     status_code = 400
 
 
@@ -129,3 +154,20 @@ class TemporarilyUnavailable(OAuthError):
 
     def headers(self) -> list[tuple[bytes, bytes]]:
         return [(b"retry-after", str(self.retry_after).encode())]
+
+
+class PageError(Exception):
+    """An error to show as a page, never redirected: the client or redirect URI is not trusted."""
+
+    status_code = 400
+
+    def __init__(self, error: str, description: str, status_code: int = 400) -> None:
+        super().__init__(description)
+        self.error, self.description, self.status_code = error, description, status_code
+
+
+class FlowError(PageError):
+    """A journey form's sealed state is invalid, expired, or for another step: start again."""
+
+    def __init__(self, description: str) -> None:
+        super().__init__("invalid_request", description)

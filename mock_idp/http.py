@@ -4,6 +4,11 @@ Every layer between uvicorn and a handler is paid on each of a login's requests;
 kind of machine a bare dispatch costs ~20% less server CPU per login than a framework router with
 middleware (shared/PERFORMANCE-NOTES.md). Handlers are plain synchronous functions: all their work is
 CPU (signatures, AES-GCM) or a sub-millisecond store call, so running them inline is cheapest.
+
+``App.respond`` is the one path every request takes (uvicorn's ASGI call and the inline protocol
+both end there), so what must happen once per request lives there and nowhere else: routing, load
+shedding, rendering an escaped OAuthError, counting error responses, observing latency. Handlers
+return a :class:`Response`; the error renderers below mark theirs with its error code.
 """
 
 from __future__ import annotations
@@ -17,13 +22,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlencode
 
+from mock_idp import pages
 from mock_idp.errors import (
     InvalidRequest,
     MethodNotAllowed,
     NotFound,
     OAuthError,
+    PageError,
     PayloadTooLarge,
     TemporarilyUnavailable,
 )
@@ -128,6 +135,7 @@ class Response:
     status: int
     body: bytes = b""
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+    error: str = ""  # the OAuth error code an error response carries; App.respond counts it
 
 
 def json_response(data: Any, status: int = 200, headers: list[tuple[bytes, bytes]] | None = None) -> Response:
@@ -146,8 +154,30 @@ def redirect(location: str, headers: list[tuple[bytes, bytes]] | None = None) ->
 
 
 def error_response(exc: OAuthError) -> Response:
+    """An OAuthError as JSON (RFC 6749 §5.2), with the headers its class adds (WWW-Authenticate, ...)."""
     body = {"error": exc.error, "error_description": exc.description}
-    return json_response(body, exc.status_code, [*NO_STORE, *exc.headers()])
+    response = json_response(body, exc.status_code, [*NO_STORE, *exc.headers()])
+    response.error = exc.error
+    return response
+
+
+def error_redirect(redirect_uri: str, state: str | None, exc: OAuthError) -> Response:
+    """An OAuthError sent back to a registered redirect URI (RFC 6749 §4.1.2.1), with ``state``."""
+    query = {"error": exc.error, "error_description": exc.description}
+    if state:
+        query["state"] = state
+    sep = "&" if "?" in redirect_uri else "?"
+    response = redirect(redirect_uri + sep + urlencode(query))
+    response.error = exc.error
+    return response
+
+
+def error_page(exc: PageError | OAuthError) -> Response:
+    """An error shown as an HTML page, never redirected: the client, its redirect URI or the journey
+    form's state cannot be trusted."""
+    response = html_response(pages.error_page(exc.error, exc.description), exc.status_code)
+    response.error = exc.error
+    return response
 
 
 def set_cookie(name: str, value: str, max_age: int, path: str = "/") -> tuple[bytes, bytes]:
@@ -169,6 +199,7 @@ class App:
         max_inflight: int,
         shed_lag_s: float,
         observe: Callable[[str, int, float], None],
+        count_error: Callable[[str], None],
         unshed: frozenset[str] = frozenset(),
     ) -> None:
         self.routes = routes
@@ -180,6 +211,7 @@ class App:
         self.lag = 0.0
         self._monitor: asyncio.Task[None] | None = None
         self.observe = observe
+        self.count_error = count_error
         self.unshed = unshed
         self.inflight = 0
 
@@ -264,6 +296,8 @@ class App:
             response = error_response(OAuthError("internal error (this is a bug in the mock)"))
         finally:
             self.inflight -= 1
+        if response.error:
+            self.count_error(response.error)
         self.observe(route, response.status, time.perf_counter() - start)
         return response
 

@@ -3,7 +3,9 @@
 Carrying state in the value itself means any worker process (or host with the same secret) can
 continue a journey without a lookup. What must be *single use* (codes, refresh generations) is still
 recorded in the store when it is spent. The purpose is bound as associated data, so a flow blob can
-never be redeemed as a code or a code as a refresh token.
+never be redeemed as a code or a code as a refresh token. What the values carry is in ``sealed.py``.
+Expiry follows the context's clock (``Context.clock``), so a test moves a fake clock rather than
+sealing a value in the past.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import base64
 import binascii
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -45,16 +48,17 @@ def load_secret(state_dir: Path) -> bytes:
 
 
 class Sealer:
-    def __init__(self, secret: bytes) -> None:
+    def __init__(self, secret: bytes, clock: Callable[[], float] = time.time) -> None:
         self._aead = AESGCM(secret)
+        self._clock = clock
 
-    def seal(self, purpose: str, data: dict[str, Any], ttl: float, now: float | None = None) -> str:
-        payload = dict(data, exp=int((now if now is not None else time.time()) + ttl))
+    def seal(self, purpose: str, data: dict[str, Any], ttl: float) -> str:
+        payload = dict(data, exp=int(self._clock() + ttl))
         nonce = os.urandom(12)
         ct = self._aead.encrypt(nonce, compact_json(payload), purpose.encode())
         return base64.urlsafe_b64encode(nonce + ct).rstrip(b"=").decode()
 
-    def unseal(self, purpose: str, value: str, now: float | None = None) -> dict[str, Any]:
+    def unseal(self, purpose: str, value: str) -> dict[str, Any]:
         if not value or len(value) > MAX_SEALED_LENGTH:
             raise Unsealable("missing or oversized")
         try:
@@ -63,6 +67,6 @@ class Sealer:
             data: dict[str, Any] = orjson.loads(plain)
         except (InvalidTag, ValueError, binascii.Error, UnicodeError):
             raise Unsealable("not a value this server issued") from None
-        if data.get("exp", 0) < (now if now is not None else time.time()):
+        if data.get("exp", 0) < self._clock():
             raise Unsealable("expired")
         return data

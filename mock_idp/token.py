@@ -16,7 +16,7 @@ import base64
 import hashlib
 import secrets
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from mock_idp import jws, tokens
 from mock_idp.claims import parse_scope
@@ -27,16 +27,15 @@ from mock_idp.errors import (
     InvalidGrant,
     InvalidRequest,
     InvalidScope,
-    OAuthError,
     UnsupportedGrantType,
 )
-from mock_idp.http import NO_STORE, Request, Response, error_response, json_response
+from mock_idp.http import NO_STORE, Request, Response, json_response
 from mock_idp.population import Citizen
+from mock_idp.sealed import AuthorizationCode, RefreshToken
 from mock_idp.sealing import Unsealable
 
 ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
-REFRESH = "refresh"
-CODE_NS, JTI_NS, FAMILY_NS = "code", "jti", "rt"
+JTI_NS, FAMILY_NS = "jti", "rt"
 REVOKED = "revoked"
 LEEWAY = 30
 
@@ -119,11 +118,8 @@ def _issue(
     family: str,
     generation: int,
 ) -> dict[str, Any]:
-    index = citizen.index
-    refresh = ctx.sealer.seal(
-        REFRESH,
-        {"c": client.client_id, "i": index, "s": " ".join(scopes), "v": vot, "f": family, "g": generation},
-        ctx.settings.lifetimes.refresh_token,
+    refresh = RefreshToken(client.client_id, citizen.index, scopes, vot, family, generation).seal(
+        ctx.sealer, ctx.settings.lifetimes.refresh_token
     )
     return {
         "access_token": tokens.access_token(ctx, citizen, client.client_id, scopes, vot),
@@ -141,15 +137,18 @@ def _citizen(ctx: Context, index: int) -> Citizen:
     return citizen
 
 
-def _grant_value(ctx: Context, purpose: str, value: str, client: Client, what: str) -> dict[str, Any]:
+G = TypeVar("G", AuthorizationCode, RefreshToken)
+
+
+def _grant_value(ctx: Context, kind: type[G], value: str, client: Client, what: str) -> G:
     """Open a sealed code or refresh token; it must be ours, unexpired, and this client's."""
     try:
-        data = ctx.sealer.unseal(purpose, value)
+        grant = kind.unseal(ctx.sealer, value)
     except Unsealable as exc:
         raise InvalidGrant(f"{what} is invalid or expired ({exc})") from None
-    if data["c"] != client.client_id:
+    if grant.client_id != client.client_id:
         raise InvalidGrant(f"{what} was issued to another client")
-    return data
+    return grant
 
 
 def authorization_code(ctx: Context, client: Client, p: dict[str, str]) -> dict[str, Any]:
@@ -157,20 +156,19 @@ def authorization_code(ctx: Context, client: Client, p: dict[str, str]) -> dict[
         raise InvalidRequest("code is required")
     if "redirect_uri" not in p:
         raise InvalidRequest("redirect_uri is required")
-    code = _grant_value(ctx, CODE_NS, p["code"], client, "authorization code")
-    if code["r"] != p["redirect_uri"]:
+    code = _grant_value(ctx, AuthorizationCode, p["code"], client, "authorization code")
+    if code.redirect_uri != p["redirect_uri"]:
         raise InvalidGrant("redirect_uri does not match the authorization request")
-    _pkce(code["cc"], p.get("code_verifier"))
-    family = code["j"]
+    _pkce(code.code_challenge, p.get("code_verifier"))
+    family = code.family
     # The family's record is the code's spent marker too: it outlives the code (whose sealed expiry
     # refuses it after 10 minutes), so a replay always finds it, and revokes the family in one step.
     if not ctx.store.first_or_mark(FAMILY_NS, family, "0", REVOKED, ctx.settings.lifetimes.refresh_token):
         raise InvalidGrant("authorization code has already been used; tokens issued from it are revoked")
-    scopes = tuple(code["s"].split())
-    citizen = _citizen(ctx, int(code["i"]))
-    body = _issue(ctx, client, citizen, scopes, code["v"], family, 0)
+    citizen = _citizen(ctx, code.index)
+    body = _issue(ctx, client, citizen, code.scopes, code.vot, family, 0)
     body["id_token"] = tokens.id_token(
-        ctx, citizen, client.client_id, scopes, code["v"], code["n"], code["at"]
+        ctx, citizen, client.client_id, code.scopes, code.vot, code.nonce, code.auth_time
     )
     return body
 
@@ -178,39 +176,36 @@ def authorization_code(ctx: Context, client: Client, p: dict[str, str]) -> dict[
 def refresh_token(ctx: Context, client: Client, p: dict[str, str]) -> dict[str, Any]:
     if "refresh_token" not in p:
         raise InvalidRequest("refresh_token is required")
-    rt = _grant_value(ctx, REFRESH, p["refresh_token"], client, "refresh token")
-    original = tuple(rt["s"].split())
+    rt = _grant_value(ctx, RefreshToken, p["refresh_token"], client, "refresh token")
+    original = rt.scopes
     scopes = original
     if "scope" in p:
         scopes = parse_scope(p["scope"], client.scopes)
         if not set(scopes) <= set(original):
             raise InvalidScope("a refresh may only narrow the scope of the original grant")
-    family, gen = rt["f"], int(rt["g"])
+    family, gen = rt.family, rt.generation
     ttl = ctx.settings.lifetimes.refresh_token
     if not ctx.store.compare_and_set(FAMILY_NS, family, str(gen), str(gen + 1), ttl):
         if ctx.store.get(FAMILY_NS, family) not in (None, REVOKED):
             ctx.store.set(FAMILY_NS, family, REVOKED, ttl)
             raise InvalidGrant("refresh token was already used: the token family is now revoked")
         raise InvalidGrant("refresh token has been revoked or has expired")
-    return _issue(ctx, client, _citizen(ctx, int(rt["i"])), scopes, rt["v"], family, gen + 1)
+    return _issue(ctx, client, _citizen(ctx, rt.index), scopes, rt.vot, family, gen + 1)
 
 
 GRANTS: dict[str, Grant] = {"authorization_code": authorization_code, "refresh_token": refresh_token}
 
 
 def token(ctx: Context, req: Request) -> Response:
-    try:
-        p = req.params()
-        client = authenticate_client(ctx, p)
-        grant_type = p.get("grant_type")
-        if not grant_type:
-            raise InvalidRequest("grant_type is required")
-        grant = GRANTS.get(grant_type)
-        if grant is None:
-            raise UnsupportedGrantType(f"grant_type {grant_type[:40]!r} is not supported")
-        body = grant(ctx, client, p)
-    except OAuthError as exc:
-        ctx.metrics.error(exc.error)
-        return error_response(exc)
+    """An OAuthError raised here is rendered (and counted) by the app, like any handler's."""
+    p = req.params()
+    client = authenticate_client(ctx, p)
+    grant_type = p.get("grant_type")
+    if not grant_type:
+        raise InvalidRequest("grant_type is required")
+    grant = GRANTS.get(grant_type)
+    if grant is None:
+        raise UnsupportedGrantType(f"grant_type {grant_type[:40]!r} is not supported")
+    body = grant(ctx, client, p)
     ctx.metrics.granted(grant_type)
     return json_response(body, 200, NO_STORE)

@@ -13,8 +13,8 @@ from typing import Any
 from mock_idp import tokens
 from mock_idp.claims import identity_claims
 from mock_idp.context import Context
-from mock_idp.errors import InsufficientScope, InvalidRequest, InvalidToken, OAuthError
-from mock_idp.http import NO_STORE, Request, Response, error_response, json_response
+from mock_idp.errors import InsufficientScope, InvalidRequest, InvalidToken
+from mock_idp.http import NO_STORE, Request, Response, json_response
 from mock_idp.vectors import LEVELS
 
 META_NS = "meta"
@@ -68,8 +68,5 @@ def _patch(ctx: Context, req: Request) -> Response:
 
 
 def userinfo(ctx: Context, req: Request) -> Response:
-    try:
-        return _patch(ctx, req) if req.method == "PATCH" else _get(ctx, req)
-    except OAuthError as exc:
-        ctx.metrics.error(exc.error)
-        return error_response(exc)
+    """An OAuthError raised here is rendered (and counted) by the app, WWW-Authenticate included."""
+    return _patch(ctx, req) if req.method == "PATCH" else _get(ctx, req)

@@ -13,6 +13,8 @@ Redis (several hosts). Choose with ``--store sqlite``, ``--store sqlite:///path.
 from __future__ import annotations
 
 import sqlite3
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import redis.exceptions
@@ -28,11 +30,12 @@ STORE_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
-def open_store(url: str, state_dir: Path) -> Store:
+def open_store(url: str, state_dir: Path, clock: Callable[[], float] = time.time) -> Store:
+    """The store *url* names; SQLite expires entries by *clock* (the context's), Redis by its own."""
     if url in ("", "sqlite"):
-        return SqliteStore(state_dir / "store.sqlite3")
+        return SqliteStore(state_dir / "store.sqlite3", clock=clock)
     if url.startswith("sqlite:///"):
-        return SqliteStore(Path(url.removeprefix("sqlite:///")))
+        return SqliteStore(Path(url.removeprefix("sqlite:///")), clock=clock)
     if url.startswith(("redis://", "rediss://", "unix://")):
         from mock_idp.store.redis import RedisStore
 

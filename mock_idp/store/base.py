@@ -1,4 +1,12 @@
-"""The store interface both backends implement. TTLs are in seconds."""
+"""The store interface both backends implement. TTLs are in seconds.
+
+The pattern to copy for shared state: one small ``Protocol`` of the operations the protocol logic
+needs, each of them one atomic step on either backend (a single SQL statement in ``sqlite.py``, a
+single command or Lua script in ``redis.py``), so workers racing on a code, a jti or a refresh-token
+family cannot both win. A new operation is added to the Protocol and to both backends, and tested
+against both (``tests/mock_idp/test_store.py``). SQLite expires entries by the context's clock; Redis
+by its server's, so tests that move a fake clock use SQLite.
+"""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 _SCHEMA = """
@@ -24,9 +25,16 @@ _PURGE_CHUNK = 20_000  # rows a sweep examines per namespace, resuming where the
 
 
 class SqliteStore:
-    def __init__(self, path: Path, purge_every: int = _PURGE_EVERY, purge_chunk: int = _PURGE_CHUNK) -> None:
+    def __init__(
+        self,
+        path: Path,
+        purge_every: int = _PURGE_EVERY,
+        purge_chunk: int = _PURGE_CHUNK,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self._clock = clock  # expiry times are this clock's (the context's: tests move a fake one)
         self._local = threading.local()
         self._writes = 0
         self.purge_every = purge_every
@@ -60,7 +68,7 @@ class SqliteStore:
         namespace's slice of the primary key from where the last one stopped, so its cost is bounded;
         short-lived namespaces (assertion jtis, codes) are small enough to be covered whole each time.
         """
-        db, now, deleted = self._conn(), time.time(), 0
+        db, now, deleted = self._conn(), self._clock(), 0
         ns = ""
         while row := db.execute("SELECT ns FROM kv WHERE ns > ? ORDER BY ns LIMIT 1", (ns,)).fetchone():
             ns = str(row[0])
@@ -81,7 +89,7 @@ class SqliteStore:
         return deleted
 
     def use_once(self, ns: str, key: str, ttl: float) -> bool:
-        now = time.time()
+        now = self._clock()
         cur = self._conn().execute(
             "INSERT INTO kv (ns, k, v, exp) VALUES (?, ?, '1', ?) "
             "ON CONFLICT (ns, k) DO UPDATE SET v = '1', exp = excluded.exp WHERE kv.exp <= ?",
@@ -91,7 +99,7 @@ class SqliteStore:
         return cur.rowcount == 1
 
     def first_or_mark(self, ns: str, key: str, value: str, mark: str, ttl: float) -> bool:
-        now = time.time()
+        now = self._clock()
         row = (
             self._conn()
             .execute(
@@ -109,7 +117,7 @@ class SqliteStore:
     def get(self, ns: str, key: str) -> str | None:
         row = (
             self._conn()
-            .execute("SELECT v FROM kv WHERE ns = ? AND k = ? AND exp > ?", (ns, key, time.time()))
+            .execute("SELECT v FROM kv WHERE ns = ? AND k = ? AND exp > ?", (ns, key, self._clock()))
             .fetchone()
         )
         return None if row is None else str(row[0])
@@ -118,7 +126,7 @@ class SqliteStore:
         self._conn().execute(
             "INSERT INTO kv (ns, k, v, exp) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (ns, k) DO UPDATE SET v = excluded.v, exp = excluded.exp",
-            (ns, key, value, time.time() + ttl),
+            (ns, key, value, self._clock() + ttl),
         )
         self._wrote()
 
@@ -126,7 +134,7 @@ class SqliteStore:
         self._conn().execute("DELETE FROM kv WHERE ns = ? AND k = ?", (ns, key))
 
     def incr(self, ns: str, key: str, ttl: float) -> int:
-        now = time.time()
+        now = self._clock()
         row = (
             self._conn()
             .execute(
@@ -143,7 +151,7 @@ class SqliteStore:
         return int(row[0])
 
     def compare_and_set(self, ns: str, key: str, expected: str, new: str, ttl: float) -> bool:
-        now = time.time()
+        now = self._clock()
         cur = self._conn().execute(
             "UPDATE kv SET v = ?, exp = ? WHERE ns = ? AND k = ? AND v = ? AND exp > ?",
             (new, now + ttl, ns, key, expected, now),

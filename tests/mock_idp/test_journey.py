@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import time
-
 import httpx
 import pytest
 
 from loadtests.oidc_client import parse_page, query_of
 from mock_idp.population import Citizen, PopulationRule, citizen
-from tests.conftest import CALLBACK, Idp, open_idp, page_error
+from tests.conftest import CALLBACK, FakeClock, Idp, open_idp, page_error
 
 
 @pytest.fixture
@@ -273,12 +271,12 @@ def test_a_flow_cannot_be_replayed_to_skip_the_sms_code(idp: Idp) -> None:
 
 
 def test_an_expired_flow_is_a_400_page(idp: Idp) -> None:
-    c = person(idp)
-    flow = parse_page(sign_in_page(idp).text).forms[0].fields["flow"]
-    data = idp.ctx.sealer.unseal("flow", flow)
-    ttl = idp.settings.lifetimes.flow
-    expired = idp.ctx.sealer.seal("flow", data, ttl, now=time.time() - ttl - 1)
-    r = idp.http.post("/sign-in", data={"flow": expired, "email": c.email, "password": c.password})
+    clock = FakeClock()
+    with open_idp(idp.settings, idp.rp, clock=clock) as timed:
+        c = person(timed)
+        flow = parse_page(sign_in_page(timed).text).forms[0].fields["flow"]
+        clock.advance(idp.settings.lifetimes.flow + 1)
+        r = timed.http.post("/sign-in", data={"flow": flow, "email": c.email, "password": c.password})
     assert r.status_code == 400
     assert page_error(r) == "invalid_request"
     assert "expired" in r.text

@@ -20,6 +20,7 @@ import pytest
 
 from mock_idp.store import Store, open_store
 from mock_idp.store.sqlite import SqliteStore
+from tests.conftest import FakeClock
 from tests.servers import (
     RedisServer,
     login,
@@ -251,22 +252,15 @@ def _rows(path: Path) -> dict[str, int]:
         db.close()
 
 
-def _wait_expired(store: SqliteStore, ns: str, key: str) -> None:
-    deadline = time.monotonic() + DEADLINE
-    while store.get(ns, key) is not None:  # polled: the TTL is SHORT_TTL
-        assert time.monotonic() < deadline, f"{ns}/{key} did not expire"
-        time.sleep(SHORT_TTL / 5)
-
-
 def test_sqlite_purge_examines_a_bounded_slice_per_sweep_and_keeps_live_rows(tmp_path: Path) -> None:
     """A sweep looks at no more than purge_chunk rows of a namespace, then resumes after them."""
-    s = SqliteStore(tmp_path / "s.sqlite3", purge_every=10**9, purge_chunk=10)
+    clock = FakeClock()
+    s = SqliteStore(tmp_path / "s.sqlite3", purge_every=10**9, purge_chunk=10, clock=clock)
     for i in range(30):  # odd keys expire: 5 in each slice of 10
-        s.set("long", f"k{i:02d}", "v", ttl=SHORT_TTL if i % 2 else 3600)
+        s.set("long", f"k{i:02d}", "v", ttl=60 if i % 2 else 3600)
     for i in range(5):
-        s.set("short", f"k{i}", "v", ttl=SHORT_TTL)
-    _wait_expired(s, "long", "k29")
-    _wait_expired(s, "short", "k4")
+        s.set("short", f"k{i}", "v", ttl=60)
+    clock.advance(61)
     assert [s.purge() for _ in range(4)] == [5 + 5, 5, 5, 0]
     assert _rows(s.path) == {"long": 15}
     assert all(s.get("long", f"k{i:02d}") == "v" for i in range(0, 30, 2))
@@ -274,11 +268,25 @@ def test_sqlite_purge_examines_a_bounded_slice_per_sweep_and_keeps_live_rows(tmp
 
 
 def test_sqlite_purges_every_purge_every_writes(tmp_path: Path) -> None:
-    s = SqliteStore(tmp_path / "s.sqlite3", purge_every=4)
+    clock = FakeClock()
+    s = SqliteStore(tmp_path / "s.sqlite3", purge_every=4, clock=clock)
     for i in range(3):
-        s.set("jti", f"old{i}", "1", ttl=SHORT_TTL)
-    _wait_expired(s, "jti", "old2")
+        s.set("jti", f"old{i}", "1", ttl=60)
+    clock.advance(61)
+    assert s.get("jti", "old2") is None
     assert _rows(s.path) == {"jti": 3}  # expired, not yet purged
     assert s.use_once("jti", "new", ttl=3600)  # the fourth write sweeps
     assert _rows(s.path) == {"jti": 1}
+    s.close()
+
+
+def test_sqlite_expires_entries_by_its_clock(tmp_path: Path) -> None:
+    clock = FakeClock()
+    s = open_store("sqlite", tmp_path, clock)
+    s.set("ns", "k", "v", ttl=10)
+    assert s.use_once("once", "k", ttl=10)
+    clock.advance(9)
+    assert s.get("ns", "k") == "v" and not s.use_once("once", "k", ttl=10)
+    clock.advance(2)
+    assert s.get("ns", "k") is None and s.use_once("once", "k", ttl=10)
     s.close()

@@ -16,6 +16,7 @@ from jwt.algorithms import RSAAlgorithm
 
 from loadtests.oidc_client import ClientRegistration, pkce_pair, validate_id_token
 from mock_idp.population import citizen
+from mock_idp.sealed import AuthorizationCode
 from mock_idp.settings import Settings
 from tests.conftest import (
     CALLBACK,
@@ -141,9 +142,9 @@ def test_code_grant_issues_tokens_as_nhs_login_does(idp: Idp) -> None:
 
 def test_without_a_nonce_in_the_code_the_id_token_has_none(idp: Idp) -> None:
     # nonce is required at /authorize, so craft a code without one, as an older journey might have
-    code = idp.ctx.sealer.unseal("code", a_code(idp))
-    code["n"] = ""
-    r = redeem(idp, idp.ctx.sealer.seal("code", code, 60))
+    code = AuthorizationCode.unseal(idp.ctx.sealer, a_code(idp))
+    code.nonce = ""
+    r = redeem(idp, code.seal(idp.ctx.sealer, 60))
     assert r.status_code == 200, r.text
     assert "nonce" not in unverified(r.json()["id_token"])
 
@@ -183,10 +184,17 @@ def test_pkce_verifier_is_checked(idp: Idp) -> None:
     assert redeem(idp, code, code_verifier=verifier).status_code == 200
 
 
+def at(idp: Idp, clock: FakeClock, **params: str) -> httpx.Response:
+    """POST /token with a client assertion made at the server's (fake) time."""
+    return post_token(idp, idp.rp.assertion(ISSUER + "/token", now=clock()), **params)
+
+
 def test_an_expired_code_is_invalid_grant(idp: Idp) -> None:
-    code = idp.ctx.sealer.unseal("code", a_code(idp))
-    expired = idp.ctx.sealer.seal("code", code, idp.settings.lifetimes.code, now=time.time() - 601)
-    r = redeem(idp, expired)
+    clock = FakeClock()
+    with open_idp(idp.settings, idp.rp, clock=clock) as timed:
+        code = a_code(timed)
+        clock.advance(idp.settings.lifetimes.code + 1)
+        r = at(timed, clock, grant_type="authorization_code", code=code, redirect_uri=CALLBACK)
     assert error_of(r) == (400, "invalid_grant")
     assert "expired" in r.json()["error_description"]
 
@@ -251,9 +259,13 @@ def test_a_refresh_token_of_another_client_is_invalid_grant(
 
 
 def test_an_expired_refresh_token_is_invalid_grant(idp: Idp) -> None:
-    rt = idp.ctx.sealer.unseal("refresh", idp.tokens_for(idp.citizen_of_level("P9"))["refresh_token"])
-    expired = idp.ctx.sealer.seal("refresh", rt, 60, now=time.time() - 61)
-    assert error_of(refresh(idp, expired)) == (400, "invalid_grant")
+    clock = FakeClock()
+    with open_idp(idp.settings, idp.rp, clock=clock) as timed:
+        rt = timed.tokens_for(timed.citizen_of_level("P9"))["refresh_token"]
+        clock.advance(idp.settings.lifetimes.refresh_token + 1)
+        r = at(timed, clock, grant_type="refresh_token", refresh_token=rt)
+    assert error_of(r) == (400, "invalid_grant")
+    assert "expired" in r.json()["error_description"]
 
 
 def test_refresh_token_is_required(idp: Idp) -> None:
