@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from mock_idp import admin, discovery, journey, ops, registration, routes, token, userinfo
+from mock_idp import admin, discovery, journey, ops, registration, routes, token_endpoint, userinfo
 from mock_idp.authorize import authorize
 from mock_idp.context import Context, build_context
 from mock_idp.http import App, Handler, Request, Response
@@ -33,7 +33,7 @@ def app_for(ctx: Context) -> App:
         routes.REGISTER: _bind(ctx, registration.register, "POST"),
         routes.UPLIFT: _bind(ctx, journey.uplift, "POST"),
         routes.CONSENT: _bind(ctx, journey.consent, "POST"),
-        routes.TOKEN: _bind(ctx, token.token, "POST"),
+        routes.TOKEN: _bind(ctx, token_endpoint.token, "POST"),
         routes.USERINFO: _bind(ctx, userinfo.userinfo, "GET", "POST", "PATCH"),
         routes.HEALTH: _bind(ctx, ops.health, "GET"),
         routes.METRICS: _bind(ctx, ops.metrics, "GET"),

@@ -9,11 +9,11 @@ from functools import cached_property
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from mock_idp.citizens import Directory
 from mock_idp.clients import Client, load_clients
-from mock_idp.issued import IssuedTokens
+from mock_idp.directory import Directory
 from mock_idp.keys import KeySet, LiveKeys, ensure_keys
 from mock_idp.metrics import Metrics
+from mock_idp.recent_tokens import RecentTokens
 from mock_idp.routes import TOKEN, TRUSTMARK
 from mock_idp.sealing import Sealer, ensure_secret, load_secret
 from mock_idp.settings import Settings
@@ -31,7 +31,7 @@ class Context:
     directory: Directory
     metrics: Metrics
     clock: Callable[[], float] = time.time
-    issued: IssuedTokens = field(default_factory=IssuedTokens)
+    recent_tokens: RecentTokens = field(default_factory=RecentTokens)
 
     @property
     def keys(self) -> KeySet:

@@ -6,9 +6,11 @@ middleware (shared/PERFORMANCE-NOTES.md). Handlers are plain synchronous functio
 CPU (signatures, AES-GCM) or a sub-millisecond store call, so running them inline is cheapest.
 
 ``App.respond`` is the one path every request takes (uvicorn's ASGI call and the inline protocol
-both end there), so what must happen once per request lives there and nowhere else: routing, load
-shedding, rendering an escaped OAuthError, counting error responses, observing latency. Handlers
-return a :class:`Response`; the error renderers below mark theirs with its error code.
+both end there, the latter without ASGI messages: the fast path), so what must happen once per
+request lives there and nowhere else: routing, load shedding, rendering an escaped OAuthError,
+counting error responses, observing latency. That is the pattern to copy: a per-request concern is a
+line in ``respond``, not a middleware, and costs nothing when it does not apply. Handlers return a
+:class:`Response`; the error renderers below mark theirs with its error code.
 """
 
 from __future__ import annotations

@@ -16,8 +16,8 @@ from typing import TypeVar
 from urllib.parse import urlencode
 
 from mock_idp import pages
-from mock_idp.citizens import password_matches
 from mock_idp.context import Context
+from mock_idp.directory import password_matches
 from mock_idp.errors import AccessDenied, ConsentRequired, FlowError, InteractionRequired, InvalidRequest
 from mock_idp.http import Request, Response, error_page, error_redirect, html_response, redirect, set_cookie
 from mock_idp.population import Citizen

@@ -300,7 +300,7 @@ def derive_citizen(index: int, rule: PopulationRule = DEFAULT_RULE) -> Citizen:
 def citizen(index: int, rule: PopulationRule = DEFAULT_RULE) -> Citizen:
     """Citizen *index* under *rule*, from a small LRU cache, bounded whatever the population.
 
-    The IdP's directory keeps its own cache keyed on the index alone (``mock_idp/citizens.py``): a
+    The IdP's directory keeps its own cache keyed on the index alone (``mock_idp/directory.py``): a
     login looks its citizen up several times, and hashing an int is cheaper than hashing a rule.
     """
     return derive_citizen(index, rule)

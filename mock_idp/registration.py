@@ -22,14 +22,14 @@ import secrets
 from collections.abc import Callable
 
 from mock_idp import pages
-from mock_idp.citizens import (
+from mock_idp.context import Context
+from mock_idp.directory import (
     ACCOUNT_BY_INDEX_NS,
     ACCOUNT_NS,
     ACCOUNT_TTL,
     REGISTERED_BASE,
     hash_password,
 )
-from mock_idp.context import Context
 from mock_idp.errors import FlowError, InvalidRequest
 from mock_idp.http import Request, Response, error_page, html_response
 from mock_idp.journey import PASSWORD_AND_SMS, complete, open_flow, seal_flow

@@ -1,4 +1,9 @@
-"""Path constants: the route table (app.py) and the discovery document are both built from these."""
+"""Path constants: the route table (app.py) and the discovery document are both built from these.
+
+The pattern to copy for a new endpoint: a constant here, one module named in the spec's terms with a
+``handler(ctx, req) -> Response``, one row in ``app.app_for``'s table, and (if it is public) its key in
+``discovery.py`` from the same constant, so the paths cannot drift apart.
+"""
 
 DISCOVERY = "/.well-known/openid-configuration"
 JWKS = "/.well-known/jwks.json"

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from mock_idp import tokens
+from mock_idp import token_signing
 from mock_idp.claims import identity_claims
 from mock_idp.context import Context
 from mock_idp.errors import InsufficientScope, InvalidRequest, InvalidToken
@@ -32,7 +32,7 @@ def _bearer(req: Request) -> str:
 
 
 def _authorised(ctx: Context, req: Request) -> tuple[dict[str, Any], int]:
-    return tokens.access_token_subject(ctx, _bearer(req))
+    return token_signing.access_token_subject(ctx, _bearer(req))
 
 
 def _get(ctx: Context, req: Request) -> Response:

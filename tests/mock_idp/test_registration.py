@@ -11,7 +11,7 @@ import jwt
 import pytest
 
 from loadtests.oidc_client import parse_page, pkce_pair, query_of
-from mock_idp.citizens import REGISTERED_BASE
+from mock_idp.directory import REGISTERED_BASE
 from mock_idp.population import citizen
 from tests.conftest import CALLBACK, Idp
 

@@ -12,8 +12,8 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from loadtests.oidc_client import ClientRegistration
-from mock_idp.issued import IssuedTokens
 from mock_idp.population import citizen
+from mock_idp.recent_tokens import RecentTokens
 from tests.conftest import CALLBACK, ISSUER, TEST_RP, FakeClock, Idp, alg_none_jwt, client_entry, open_idp
 
 ALL_SCOPES = (
@@ -205,7 +205,7 @@ def test_an_access_token_expires_by_the_servers_clock(idp: Idp, remembered: bool
     with open_idp(idp.settings, idp.rp, clock=clock) as timed:
         token = timed.tokens_for(timed.citizen_of_level("P9"))["access_token"]
         if not remembered:
-            timed.ctx.issued = IssuedTokens()  # as on another worker, or after a restart
+            timed.ctx.recent_tokens = RecentTokens()  # as on another worker, or after a restart
         clock.advance(299)
         assert get(timed, token).status_code == 200
         clock.advance(2)
@@ -217,15 +217,15 @@ def test_an_access_token_expires_by_the_servers_clock(idp: Idp, remembered: bool
 def test_a_token_this_worker_did_not_sign_gets_the_same_answer(idp: Idp) -> None:
     token = idp.tokens_for(idp.citizen_of_level("P9"))["access_token"]
     remembered = get(idp, token)
-    idp.ctx.issued = IssuedTokens()  # as on another worker, or after a restart
+    idp.ctx.recent_tokens = RecentTokens()  # as on another worker, or after a restart
     forgotten = get(idp, token)
     assert remembered.status_code == forgotten.status_code == 200
     assert remembered.json() == forgotten.json()
     assert "nhs_number" in forgotten.json()
 
 
-def test_the_issued_token_memory_is_bounded() -> None:
-    issued = IssuedTokens(size=2)
+def test_the_recent_token_memory_is_bounded() -> None:
+    issued = RecentTokens(size=2)
     for n in range(3):
         issued.add(f"t{n}", {"exp": n}, n)
     assert issued.get("t0") is None

@@ -3,7 +3,12 @@
 Client authentication is ``private_key_jwt`` with RS512 only, verified for real: the signature against
 the client's registered key, ``iss`` = ``sub`` = client_id, ``aud`` = this endpoint, a short ``exp``,
 and a ``jti`` never seen before within its lifetime (recorded in the shared store, so a replay is
-caught on any worker). Grants are dispatched through ``GRANTS`` ``{grant_type: handler}``.
+caught on any worker).
+
+Grants are dispatched through ``GRANTS``, ``{grant_type: handler}``: small functions with one
+signature (context, client, parameters) -> response body; an unknown grant is
+``unsupported_grant_type``. The pattern to copy for a new grant: one function, one entry in the dict.
+Tokens are signed in ``token_signing.py``; the code and refresh token are ``sealed.py`` values.
 
 Authorization codes are single use: redeeming a code twice revokes the refresh-token family it
 started (RFC 6749 §4.1.2). Refresh tokens rotate on every use; presenting a spent one revokes its
@@ -18,7 +23,7 @@ import secrets
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from mock_idp import jws, tokens
+from mock_idp import jws, token_signing
 from mock_idp.claims import parse_scope
 from mock_idp.clients import Client
 from mock_idp.context import Context
@@ -122,7 +127,7 @@ def _issue(
         ctx.sealer, ctx.settings.lifetimes.refresh_token
     )
     return {
-        "access_token": tokens.access_token(ctx, citizen, client.client_id, scopes, vot),
+        "access_token": token_signing.access_token(ctx, citizen, client.client_id, scopes, vot),
         "token_type": "Bearer",
         "expires_in": ctx.settings.lifetimes.access_token,
         "refresh_token": refresh,
@@ -167,7 +172,7 @@ def authorization_code(ctx: Context, client: Client, p: dict[str, str]) -> dict[
         raise InvalidGrant("authorization code has already been used; tokens issued from it are revoked")
     citizen = _citizen(ctx, code.index)
     body = _issue(ctx, client, citizen, code.scopes, code.vot, family, 0)
-    body["id_token"] = tokens.id_token(
+    body["id_token"] = token_signing.id_token(
         ctx, citizen, client.client_id, code.scopes, code.vot, code.nonce, code.auth_time
     )
     return body

@@ -1,6 +1,6 @@
 """The access tokens a worker signed most recently: ``/userinfo`` answers them without re-verifying.
 
-See tokens.py for why; a bounded map, so its memory does not depend on the population or the load.
+See token_signing.py for why; a bounded map, so its memory does not depend on the population or the load.
 """
 
 from __future__ import annotations
@@ -8,13 +8,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-ISSUED_MEMORY = 4096  # access tokens each worker remembers (~1 KiB each); independent of the population
+RECENT_TOKENS = 4096  # access tokens each worker remembers (~1 KiB each); independent of the population
 
 
-class IssuedTokens:
+class RecentTokens:
     """The access tokens this process signed most recently, with their claims and citizen index."""
 
-    def __init__(self, size: int = ISSUED_MEMORY) -> None:
+    def __init__(self, size: int = RECENT_TOKENS) -> None:
         self.size = size
         self._tokens: OrderedDict[str, tuple[dict[str, Any], int]] = OrderedDict()
 

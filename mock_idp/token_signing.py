@@ -1,11 +1,13 @@
-"""ID tokens and access tokens: RS512 JWTs with ``kid`` (NHS login interface specification v2.1).
+"""Signing ID tokens and access tokens, and checking access tokens: RS512 JWTs with ``kid`` (NHS login
+interface specification v2.1). Not an endpoint: ``token_endpoint.py`` issues them, ``userinfo.py``
+checks them here.
 
 The signing key object is loaded once per process (see keys.py): this module only assembles claims
-and signs them (jws.py). The access token's ``jti`` is a sealed value naming the citizen, so ``/userinfo`` on
-any worker can answer without a lookup while ``sub`` stays an opaque UUID.
+and signs them (jws.py). The access token's ``jti`` is a sealed value naming the citizen, so
+``/userinfo`` on any worker can answer without a lookup while ``sub`` stays an opaque UUID.
 
 A relying party calls ``/userinfo`` straight after ``/token``, so each worker remembers the access
-tokens it signed last (a bounded map, ``ISSUED_MEMORY``): a token found there is byte-for-byte one this
+tokens it signed last (``recent_tokens.py``, a bounded map): a token found there is byte-for-byte one this
 issuer signed, and re-verifying its RSA signature and unsealing its ``jti`` would only spend ~0.07 ms
 to learn what the worker already knows. Expiry is still checked on every use. Any other token (from
 another worker, or after a restart) takes the full path.
@@ -80,14 +82,14 @@ def access_token(ctx: Context, c: Citizen, client_id: str, scopes: tuple[str, ..
     if LEVELS[vot.split(".")[0]] >= 5:
         claims["nhs_number"] = c.nhs_number
     token = sign(ctx, claims)
-    ctx.issued.add(token, claims, c.index)
+    ctx.recent_tokens.add(token, claims, c.index)
     return token
 
 
 def access_token_subject(ctx: Context, token: str) -> tuple[dict[str, Any], int]:
     """The claims of an access token this issuer signed and the index of its citizen; any failure is
     ``invalid_token`` (RFC 6750 §3.1)."""
-    known = ctx.issued.get(token)
+    known = ctx.recent_tokens.get(token)
     if known is not None:
         claims, index = known
         if claims["exp"] <= ctx.clock():
