@@ -26,8 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from mock_idp import jws
-
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+from mock_idp.jws import ASSERTION_TYPE
 
 
 @dataclass

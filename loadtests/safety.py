@@ -6,23 +6,14 @@ checked, so a discovery document cannot send the load somewhere the user did not
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Iterable
 from urllib.parse import urlsplit
+
+from mock_idp.settings import is_loopback
 
 
 class TargetNotAllowed(ValueError):
     pass
-
-
-def is_loopback(host: str) -> bool:
-    host = host.strip("[]").lower()
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def allowed_hosts(values: Iterable[str] | None) -> frozenset[str]:

@@ -16,8 +16,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
+from mock_idp import atomic
 from mock_idp.claims import SCOPES
-from mock_idp.keys import atomic_write, generate_rsa_key
+from mock_idp.keys import PRIVATE, generate_rsa_key
 from mock_idp.vectors import KNOWN_VECTORS
 
 DEV_CLIENT_ID = "loginload-dev-client"
@@ -116,7 +117,7 @@ def ensure_dev_client(state_dir: Path, issuer: str) -> Path:
         "note": "MOCK client for loginload's mock NHS login; the key is generated, never a real one",
     }
     state_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write(path, json.dumps(registration, indent=2).encode())
+    atomic.write_bytes(path, json.dumps(registration, indent=2).encode(), PRIVATE, durable=True)
     return path
 
 

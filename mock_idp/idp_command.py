@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import ipaddress
 import json
 import os
 import secrets
@@ -21,7 +20,7 @@ from mock_idp.keys import rotate
 from mock_idp.metrics import MULTIPROC_ENV
 from mock_idp.population import citizen, parse_population
 from mock_idp.routes import AUTHORIZE, DISCOVERY
-from mock_idp.settings import ENV_VAR, HTTP_PROTOCOLS, Settings, load_config_file
+from mock_idp.settings import ENV_VAR, HTTP_PROTOCOLS, Settings, is_loopback, load_config_file
 
 # CLI flag -> Settings field (flags left unset do not override the config file)
 _FLAGS = (
@@ -155,15 +154,6 @@ def print_citizen(settings: Settings, index: int) -> int:
     return 0
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 def _check_port(host: str, port: int) -> None:
     if not 0 <= port <= 65535:
         raise UsageError(f"cannot listen on {host}:{port}: port must be 0..65535")
@@ -213,7 +203,7 @@ def banner(settings: Settings) -> str:
         f"  3. SMS code {c.sms_code}   (any citizen: loginload idp citizen I)",
         "Ctrl-C stops the server.",
     ]
-    if not _is_loopback(settings.host):
+    if not is_loopback(settings.host):
         lines.insert(3, f"WARNING: listening on {settings.host}, beyond loopback. This is a MOCK.")
     return "\n".join(lines)
 

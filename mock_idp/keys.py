@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import secrets
 import time
 import uuid
 from collections.abc import Callable
@@ -28,9 +26,10 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
-from mock_idp import jws
+from mock_idp import atomic, jws
 
 KEY_BITS = 2048
+PRIVATE = 0o600  # file mode of anything holding a private key
 RELOAD_CHECK_S = 1.0
 
 log = logging.getLogger("mock_idp.keys")
@@ -70,18 +69,6 @@ class KeySet:
         return {"keys": [k.public_jwk for k in self.keys]}
 
 
-def atomic_write(path: Path, data: bytes, mode: int = 0o600) -> None:
-    """Write a file so that readers see the old or the new content, never half of it."""
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-
-
 def generate_rsa_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
 
@@ -111,12 +98,14 @@ def _read_index(state_dir: Path) -> list[dict[str, str]]:
 
 
 def _write_index(state_dir: Path, entries: list[dict[str, str]]) -> None:
-    atomic_write(_keys_dir(state_dir) / "index.json", json.dumps(entries, indent=2).encode(), 0o644)
+    index = json.dumps(entries, indent=2).encode()
+    atomic.write_bytes(_keys_dir(state_dir) / "index.json", index, 0o644, durable=True)
 
 
 def _new_key(state_dir: Path, status: str) -> dict[str, str]:
     kid = str(uuid.uuid4())
-    atomic_write(_keys_dir(state_dir) / f"{kid}.pem", private_pem(generate_rsa_key()))
+    pem = private_pem(generate_rsa_key())
+    atomic.write_bytes(_keys_dir(state_dir) / f"{kid}.pem", pem, PRIVATE, durable=True)
     return {"kid": kid, "status": status}
 
 

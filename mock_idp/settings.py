@@ -7,6 +7,7 @@ parent's settings as JSON in ``LOGINLOAD_IDP_SETTINGS`` so every worker sees exa
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import json
 import os
 import tomllib
@@ -110,6 +111,18 @@ class Settings:
     def from_env(cls) -> Settings:
         raw = os.environ.get(ENV_VAR)
         return cls.from_mapping(json.loads(raw)) if raw else cls()
+
+
+def is_loopback(host: str) -> bool:
+    """Whether *host* (a name, an address, or an address in URL brackets) stays on this machine:
+    ``localhost`` and its subdomains (RFC 6761 §6.3) or a loopback address."""
+    host = host.strip("[]").lower()
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _lifetimes(data: Any) -> Lifetimes:

@@ -35,11 +35,11 @@ from mock_idp.errors import (
     UnsupportedGrantType,
 )
 from mock_idp.http import NO_STORE, Request, Response, json_response
+from mock_idp.jws import ASSERTION_TYPE
 from mock_idp.population import Citizen
 from mock_idp.sealed import AuthorizationCode, RefreshToken
 from mock_idp.sealing import Unsealable
 
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 JTI_NS, FAMILY_NS = "jti", "rt"
 REVOKED = "revoked"
 LEEWAY = 30

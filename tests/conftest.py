@@ -28,6 +28,7 @@ from loadtests.oidc_client import ClientRegistration, parse_page, pkce_pair, que
 from mock_idp.app import create_app
 from mock_idp.clients import dev_client_path
 from mock_idp.context import Context, prepare_state
+from mock_idp.jws import ASSERTION_TYPE
 from mock_idp.keys import KeySet, generate_rsa_key, load_keys
 from mock_idp.population import citizen
 from mock_idp.settings import Settings
@@ -269,7 +270,6 @@ def quick_idp(quick_settings: Settings, rp_key: rsa.RSAPrivateKey) -> Iterator[I
         yield i
 
 
-ASSERTION_TYPE = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 TOKEN_URL = ISSUER + "/token"
 OMIT = object()
 

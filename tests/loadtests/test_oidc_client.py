@@ -16,7 +16,6 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from jwt.algorithms import RSAAlgorithm
 
 from loadtests.oidc_client import (
-    ASSERTION_TYPE,
     ClientRegistration,
     IdTokenError,
     parse_page,
@@ -25,6 +24,7 @@ from loadtests.oidc_client import (
     validate_id_token,
 )
 from mock_idp import pages
+from mock_idp.jws import ASSERTION_TYPE
 from mock_idp.keys import generate_rsa_key, public_jwk
 from mock_idp.routes import CONSENT, SIGN_IN, SMS_CODE, UPLIFT
 

@@ -8,8 +8,9 @@ import json
 
 import pytest
 
-from mock_idp.idp_command import main, register, settings_from_args
+from mock_idp.idp_command import banner, main, register, settings_from_args
 from mock_idp.population import PopulationRule, citizen, is_returning
+from mock_idp.settings import Settings
 
 
 def parse(*argv: str) -> argparse.Namespace:
@@ -40,3 +41,8 @@ def test_citizen_follows_the_returning_share_and_mix(capsys: pytest.CaptureFixtu
     printed = json.loads(capsys.readouterr().out)
     assert printed == dataclasses.asdict(citizen(index, rule))
     assert printed["returning"] is True and printed["proofing_level"] == "P5"
+
+
+@pytest.mark.parametrize(("host", "warned"), [("127.0.0.1", False), ("localhost", False), ("0.0.0.0", True)])
+def test_the_banner_warns_beyond_loopback(host: str, warned: bool) -> None:
+    assert ("beyond loopback" in banner(Settings(host=host))) is warned
