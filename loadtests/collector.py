@@ -16,6 +16,7 @@ from typing import Any
 from loadtests import stats
 from loadtests.run_files import LOADTEST, STATUS
 from loadtests.run_plan import RunPlan
+from loadtests.slo import Slo, figures
 from mock_idp import atomic
 
 SATURATED_CPU = 0.90
@@ -85,10 +86,12 @@ class Collector:
                 f"generator {g} stopped reporting during the run; its share of arrivals is missing"
             )
 
-    def capacity_breach(self, p95_ms: float, error_rate: float, min_achieved: float) -> str | None:
+    def capacity_breach(self, slo: Slo) -> str | None:
         """For the capacity shape: the first finished stage that broke the SLO, described; else None.
 
-        A stage counts as finished a few seconds after its end, once its last reports are in.
+        Judged as the report judges a tier (:meth:`Slo.breaches`: journey p95 and p99 of the steady
+        window, error rate, achieved/offered). A stage counts as finished a few seconds after its
+        end, once its last reports are in.
         """
         if self.t0 is None:
             return None
@@ -100,15 +103,16 @@ class Collector:
             if s is None:
                 continue
             started, offered = s.counts.get("started", 0), s.counts.get("offered", 0)
-            p95 = stats.summarise(s.hist("journey")).get("p95_ms")
-            if p95 is not None and p95 > p95_ms:
-                return f"stage {stage.name}: journey p95 {p95:.0f} ms > {p95_ms:g} ms"
-            errors = s.counts.get("failed", 0) / started if started else 0.0
-            if errors > error_rate:
-                return f"stage {stage.name}: error rate {errors:.1%} > {error_rate:.1%}"
-            achieved = started / offered if offered else 1.0
-            if achieved < min_achieved:
-                return f"stage {stage.name}: achieved {achieved:.1%} of offered starts < {min_achieved:.0%}"
+            journey = stats.summarise(s.hist("journey"))
+            measured = figures(
+                journey.get("p95_ms"),
+                journey.get("p99_ms"),
+                s.counts.get("failed", 0) / started if started else 0.0,
+                started / offered if offered else None,
+            )
+            breaches = slo.breaches(measured)
+            if breaches:
+                return f"stage {stage.name}: {'; '.join(breaches)}"
         return None
 
     def stage_window(self, index: int) -> tuple[float, float]:

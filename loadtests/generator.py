@@ -25,10 +25,10 @@ from loadtests.accounts import CsvAccounts, MockPopulation
 from loadtests.arrivals import REFRESH, Arrival, arrivals
 from loadtests.journeys import JourneyFailed, JourneyRunner, Provider, SharedState
 from loadtests.oidc_client import ClientRegistration
+from loadtests.options import rule_of
 from loadtests.run_plan import RunPlan
 from loadtests.safety import check_target
 from loadtests.workload import Journey
-from mock_idp.population import PopulationRule
 
 log = logging.getLogger("loginload")
 DISCOVERY = "/.well-known/openid-configuration"
@@ -57,15 +57,10 @@ class Generator:
 
     def __post_init__(self) -> None:
         o = self.opts
-        if o.ll_accounts:
-            self.accounts = CsvAccounts(o.ll_accounts)
-        else:
-            mode = "derived" if o.ll_sms_code == "derived" else "fixed"
-            fixed = o.ll_sms_code if mode == "fixed" else "123456"
-            rule = PopulationRule(
-                o.ll_seed, sms_code_mode=mode, fixed_sms_code=fixed, returning_share=o.ll_returning
-            )
-            self.accounts = MockPopulation(rule, o.ll_skew)
+        if o.accounts_csv:
+            self.accounts = CsvAccounts(o.accounts_csv)
+        else:  # the rule the embedded IdP was started with (loginload run passes both the same values)
+            self.accounts = MockPopulation(rule_of(o), o.skew)
 
     # -- setup -----------------------------------------------------------------------------------
     def discover(self, host: str) -> Provider:
@@ -76,7 +71,7 @@ class Generator:
             if key not in meta:
                 raise ValueError(f"discovery document has no {key}")
             check_target(meta[key], self.allowed)
-        rp = ClientRegistration.from_dev_client(self.opts.ll_client)
+        rp = ClientRegistration.from_dev_client(self.opts.client_config)
         self.provider = Provider(
             issuer=meta["issuer"],
             authorization_endpoint=meta["authorization_endpoint"],
@@ -84,8 +79,8 @@ class Generator:
             userinfo_endpoint=meta["userinfo_endpoint"],
             jwks=_get_json(meta["jwks_uri"]),
             rp=rp,
-            scope=self.opts.ll_scope,
-            vtr=self.opts.ll_vtr,
+            scope=self.opts.scope,
+            vtr=self.opts.vtr,
         )
         return self.provider
 
@@ -98,9 +93,9 @@ class Generator:
             self.plan.model,
             index,
             count,
-            o.ll_arrivals,
-            o.ll_rng_seed,
-            refreshes=not o.ll_no_refreshes,
+            o.arrivals,
+            o.seed,
+            refreshes=not o.no_refreshes,
         ):
             due = t0 + a.at
             delay = due - time.time()

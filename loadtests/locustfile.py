@@ -15,6 +15,7 @@ import logging
 import random
 import time
 import uuid
+from argparse import Namespace
 from typing import Any
 
 import gevent
@@ -23,9 +24,11 @@ from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
 from loadtests.collector import Collector
 from loadtests.generator import Generator
-from loadtests.options import add_options
-from loadtests.run_plan import RunPlan, plan_from_options
+from loadtests.locust_options import add_options, destinations, values_of
+from loadtests.options import slo_of
+from loadtests.run_plan import RunPlan, check_population, plan_from_options
 from loadtests.safety import allowed_hosts, check_target
+from mock_idp.settings import MAX_POPULATION
 
 log = logging.getLogger("loginload")
 LEAD_IN_S = 2.0  # between the master's go and the first arrival: generators get the plan and spawn
@@ -38,6 +41,7 @@ class _Process:
     """This process's loginload state (Locust loads the locustfile once per process)."""
 
     plan: RunPlan | None = None
+    values: Namespace | None = None  # the options by name, read when the run (or this process) started
     generator: Generator | None = None
     collector: Collector | None = None
     t0: float | None = None
@@ -57,9 +61,12 @@ def _init(environment: Any, **_: Any) -> None:
     if opts is None:
         return
     runner = environment.runner
-    P.plan = plan_from_options(opts)  # bad options fail here, at start-up, with one clear message
+    try:  # Locust's parser checked each option; what they make together is checked here, at start-up
+        _plan(opts)
+    except ValueError as exc:
+        raise SystemExit(f"loginload: error: {exc}") from None
     if isinstance(runner, MasterRunner | LocalRunner):
-        check_target(_host(environment), allowed_hosts(opts.ll_allow))
+        check_target(_host(environment), allowed_hosts(P.values.allow_target if P.values else []))
     if isinstance(runner, MasterRunner):
         runner.register_message(REPORT, lambda msg, **kw: _on_report(msg.node_id, msg.data))
     if isinstance(runner, WorkerRunner):
@@ -71,8 +78,14 @@ def _on_report(generator: str, payload: dict[str, Any]) -> None:
         P.collector.add(generator, payload)
 
 
-def _ll_options(opts: Any) -> dict[str, Any]:
-    return {k: v for k, v in vars(opts).items() if k.startswith("ll_")}
+def _plan(opts: Any) -> RunPlan:
+    """This process's values and plan from Locust's options; a bad value or plan is a ValueError."""
+    values = values_of(opts)
+    plan = plan_from_options(values)
+    if not values.accounts_csv:
+        check_population(plan, MAX_POPULATION)
+    P.values, P.plan = values, plan
+    return plan
 
 
 @events.test_start.add_listener
@@ -83,13 +96,19 @@ def _test_start(environment: Any, **_: Any) -> None:
     if not isinstance(runner, MasterRunner | LocalRunner):
         return
     opts = environment.parsed_options
-    check_target(_host(environment), allowed_hosts(opts.ll_allow))
-    P.plan = plan_from_options(opts)
-    collector = Collector(P.plan, opts.ll_out, _ll_options(opts), run_id=uuid.uuid4().hex[:12])
+    try:
+        plan = _plan(opts)
+    except ValueError as exc:  # a value edited in the web UI: no run, and the reason in the log
+        log.error("loginload: not started: %s", exc)
+        P.plan = P.collector = None
+        return
+    assert P.values is not None
+    check_target(_host(environment), allowed_hosts(P.values.allow_target))
+    collector = Collector(plan, P.values.results_dir, vars(P.values), run_id=uuid.uuid4().hex[:12])
     P.collector = collector
     t0 = time.time() + LEAD_IN_S
     collector.t0 = t0
-    base = {"t0": t0, "host": _host(environment), "run": collector.run_id, "options": _ll_options(opts)}
+    base = {"t0": t0, "host": _host(environment), "run": collector.run_id, "options": destinations(opts)}
     if isinstance(runner, MasterRunner):
         ids = sorted(runner.clients.keys())
         for i, client_id in enumerate(ids):
@@ -120,15 +139,16 @@ def _start_generator(environment: Any, data: dict[str, Any]) -> None:
     opts = environment.parsed_options
     for key, value in data.get("options", {}).items():  # the master's options, as the run started
         setattr(opts, key, value)
-    P.plan = plan_from_options(opts)
-    gen = Generator(P.plan, opts, allowed_hosts(opts.ll_allow), run_id=str(data.get("run", "")))
+    plan = _plan(opts)
+    assert P.values is not None
+    gen = Generator(plan, P.values, allowed_hosts(P.values.allow_target), run_id=str(data.get("run", "")))
     P.generator, P.t0 = gen, float(data["t0"])
     host = data.get("host") or _host(environment)
     try:
         gen.discover(host)
     except Exception as exc:  # reported; every journey then fails its "discovery" check
         log.error("loginload: discovery of %s failed: %s", host, exc)
-    gevent.spawn(gen.run_schedule, P.t0, int(data["index"]), int(data["count"]), opts.ll_pool)
+    gevent.spawn(gen.run_schedule, P.t0, int(data["index"]), int(data["count"]), P.values.pool)
     gevent.spawn(_report_loop, environment, gen)
 
 
@@ -192,9 +212,8 @@ class OpenModelShape(LoadTestShape):
 
     def tick(self) -> tuple[int, float] | None:
         runner = self.runner
-        if runner is None or P.plan is None or runner.environment.parsed_options is None:
+        if runner is None or P.plan is None or P.values is None:
             return None
-        opts = runner.environment.parsed_options
         generators = runner.worker_count if isinstance(runner, MasterRunner) else 1
         elapsed = self.get_run_time()
         end = LEAD_IN_S + P.plan.schedule.total_s
@@ -207,7 +226,7 @@ class OpenModelShape(LoadTestShape):
                 }
             )
         if P.plan.shape == "capacity" and P.collector is not None:
-            breach = P.collector.capacity_breach(opts.ll_cap_p95, opts.ll_cap_errors, opts.ll_cap_achieved)
+            breach = P.collector.capacity_breach(slo_of(P.values))
             if breach:
                 P.collector.stopped = f"capacity: SLO broken at {breach}"
                 P.collector.notes.append(P.collector.stopped)
@@ -217,5 +236,5 @@ class OpenModelShape(LoadTestShape):
             P.collector is None or P.collector.all_done() or elapsed > end + FINISH_GRACE_S
         ):
             return None
-        users = max(1, opts.ll_pool * max(generators, 1))
+        users = max(1, P.values.pool * max(generators, 1))
         return users, users

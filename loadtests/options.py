@@ -1,181 +1,310 @@
-"""loginload's options, registered through Locust's own parser (so ``locust -f`` and its web UI see
-them) with an environment variable for each."""
+"""Every option of a load test, declared once: name, parser, default, help, entry points, config key.
+
+Everything else is generated from :data:`OPTIONS` (the way Locust's own ``argument_parser.py`` builds
+its command line, environment and config file from one table): Locust's parser and web UI
+(:mod:`loadtests.locust_options`), the ``loginload run`` / ``smoke`` / ``report`` flags and the
+``loginload.toml`` tables (:mod:`loginload.run_options`), and the Locust command line the runner
+builds. One naming rule derives the rest from an option's ``name``:
+
+    flag ``--stage-seconds``   Locust destination ``ll_stage_seconds``   environment ``LOCUST_STAGE_SECONDS``
+    config key ``stage_seconds`` in ``[run]`` / ``[smoke]``; ``slo_p95_ms`` is ``p95_ms`` in ``[slo]``
+"""
 
 from __future__ import annotations
 
+from argparse import Namespace
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
+from loadtests import option_types as t
 from loadtests.shapes import SHAPES
+from loadtests.slo import Slo
+from mock_idp.population import DEFAULT_RULE, SMS_CODE_MODES, PopulationRule
 
+LOCUST, RUN, SMOKE, REPORT = "locust", "run", "smoke", "report"
+LOAD = frozenset({LOCUST, RUN, SMOKE})  # Locust's options; run and smoke pass them on
+ORCHESTRATOR = frozenset({RUN, SMOKE})
 DEFAULT_CLIENT = ".loginload/dev-client.json"
 
 
-def add_options(parser: Any) -> None:
-    g = parser.add_argument_group("loginload")
-    g.add_argument(
-        "--shape",
-        dest="ll_shape",
+@dataclass(frozen=True)
+class Option:
+    name: str
+    parse: t.Parse  # raises ValueError saying what is wrong; returns the value to store
+    default: Any
+    help: str
+    entries: frozenset[str] = LOAD
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # an entry point's own default
+    unset: str = ""  # what a default of None or "" means, for help and the README
+    table: str | None = "run"  # "run": [run] / [smoke]; "slo": [slo]; None: command line only
+    kind: str = "value"  # "value", "switch" (a flag without a value) or "list" (repeatable)
+    choices: tuple[str, ...] | None = None
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def dest(self) -> str:
+        return "ll_" + self.name
+
+    @property
+    def env(self) -> str:
+        return "LOCUST_" + self.name.upper()
+
+    @property
+    def key(self) -> str:
+        """The key in its config table."""
+        return self.name.removeprefix("slo_") if self.table == "slo" else self.name
+
+    @property
+    def metavar(self) -> str | None:
+        return "{" + ",".join(self.choices) + "}" if self.choices else self.name.upper()
+
+    def default_for(self, entry: str) -> Any:
+        return self.defaults.get(entry, self.default)
+
+    def shown_default(self, entry: str) -> str:
+        value = self.default_for(entry)
+        if value is None or value is False or value == "" or value == []:
+            return self.unset or "none"
+        return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _choice(*allowed: str) -> dict[str, Any]:
+    return {"parse": t.choice(*allowed), "choices": allowed}
+
+
+_SMOKE_SHORT = {SMOKE: 20.0}
+_REPORT_SLO = {REPORT: None}
+_ALL_SLO = LOAD | {REPORT}
+OPTIONS: tuple[Option, ...] = (
+    Option(
+        "target",
+        t.url,
+        "",
+        "issuer URL of another provider or RP",
+        ORCHESTRATOR,
+        unset="the embedded mock IdP",
+    ),
+    Option(
+        "shape",
         default="ramp",
-        choices=sorted(SHAPES),
-        env_var="LOGINLOAD_SHAPE",
-        help="load shape: population ramp 500k->60m (default), spike, soak or capacity",
+        help="load shape: population ramp, spike, soak or capacity stairs",
+        **_choice(*SHAPES),
+    ),
+    Option(
+        "stage_seconds",
+        t.optional_positive,
+        None,
+        "seconds per stage, i.e. the time compression",
+        defaults=_SMOKE_SHORT,
+        unset="per shape: ramp/capacity 20, spike 30 each, soak 1800",
+    ),
+    Option(
+        "tiers",
+        t.tiers,
+        "",
+        "population tiers for ramp, e.g. 500k,1m,60m",
+        defaults={SMOKE: "1m,5m"},
+        unset="the 8 tiers 500k..60m",
+    ),
+    Option("population", t.population, "10m", "population of the spike and soak shapes"),
+    Option("scale", t.positive, 1.0, "divide every modelled rate by this when the generator cannot reach it"),
+    Option("arrivals", default="uniform", help="arrival process", **_choice("uniform", "poisson")),
+    Option(
+        "pool",
+        t.positive_int,
+        100,
+        "journey executors per generator; a start with none free is dropped",
+        defaults={SMOKE: 50},
+    ),
+    Option("no_refreshes", t.switch, False, "leave out follow-on token refreshes", kind="switch"),
+    Option("seed", t.integer, 1, "random seed for arrivals and citizen picks"),
+    Option("scope", t.text, "openid profile email phone", "scope the relying party asks for"),
+    Option(
+        "vtr", t.text, '["P9.Cp.Cd","P5.Cp.Cd","P0.Cp.Cd"]', "vectors of trust the relying party asks for"
+    ),
+    Option("idp_seed", t.text, DEFAULT_RULE.seed, "population rule: the mock's population seed"),
+    Option(
+        "proofing_mix",
+        t.proofing_mix,
+        ",".join(f"{s:g}" for s in DEFAULT_RULE.proofing_mix),
+        "population rule: shares of P0,P5,P9 citizens",
+    ),
+    Option(
+        "sms_code_mode",
+        default=DEFAULT_RULE.sms_code_mode,
+        help="population rule: fixed SMS code, or derived per citizen",
+        **_choice(*SMS_CODE_MODES),
+    ),
+    Option(
+        "fixed_sms_code",
+        t.sms_code,
+        DEFAULT_RULE.fixed_sms_code,
+        "population rule: the fixed SMS (and registration) code",
+    ),
+    Option(
+        "returning_share",
+        t.share,
+        DEFAULT_RULE.returning_share,
+        "population rule: share of citizens who consented before",
+        defaults={RUN: 0.9, SMOKE: 0.9},
+    ),
+    Option(
+        "skew", t.non_negative, 0.0, "0 picks citizens uniformly; above 0 favours frequent (low-index) ones"
+    ),
+    Option(
+        "client_config",
+        t.text,
+        DEFAULT_CLIENT,
+        "relying-party registration JSON (client_id, redirect_uris, private_jwk)",
+        defaults={RUN: "", SMOKE: ""},
+        unset=f"the embedded IdP's; with --target {DEFAULT_CLIENT}",
+    ),
+    Option(
+        "accounts_csv",
+        t.text,
+        "",
+        "test accounts (email,password,sms_code) of a provider other than the mock",
+    ),
+    Option(
+        "allow_target",
+        t.hosts,
+        [],
+        "a non-loopback host that may receive load (repeat or comma-separate)",
+        kind="list",
+    ),
+    Option(
+        "workload_config",
+        t.text,
+        "",
+        "TOML file whose [workload] table overrides the workload model",
+        frozenset({LOCUST}),
+        unset="the model's defaults",
+    ),
+    Option(
+        "results_dir",
+        t.text,
+        "",
+        "write loadtest.json and status.json here (master or local process)",
+        frozenset({LOCUST}),
+    ),
+    Option(
+        "slo_p95_ms",
+        t.positive,
+        Slo.p95_ms,
+        "SLO: journey p95 limit in ms; the capacity shape stops at the first stair that breaks the SLO",
+        _ALL_SLO,
+        _REPORT_SLO,
+        table="slo",
+    ),
+    Option(
+        "slo_p99_ms",
+        t.positive,
+        Slo.p99_ms,
+        "SLO: journey p99 limit in ms",
+        _ALL_SLO,
+        _REPORT_SLO,
+        table="slo",
+    ),
+    Option(
+        "slo_max_error_rate",
+        t.share,
+        Slo.max_error_rate,
+        "SLO: largest share of failed journeys",
+        _ALL_SLO,
+        _REPORT_SLO,
+        table="slo",
+    ),
+    Option(
+        "slo_min_achieved_ratio",
+        t.share,
+        Slo.min_achieved_ratio,
+        "SLO: smallest share of offered journeys started",
+        _ALL_SLO,
+        _REPORT_SLO,
+        table="slo",
+    ),
+    Option(
+        "generators",
+        t.optional_positive_int,
+        None,
+        "Locust worker processes",
+        ORCHESTRATOR,
+        {SMOKE: 1},
+        unset="one per CPU",
+    ),
+    Option("idp_workers", t.positive_int, 1, "embedded IdP worker processes", ORCHESTRATOR),
+    Option("results", t.text, "results", "folder for run folders", ORCHESTRATOR),
+    Option(
+        "config",
+        t.text,
+        None,
+        "loginload.toml or pyproject.toml",
+        ORCHESTRATOR,
+        table=None,
+        unset="found in the current folder",
+    ),
+    Option(
+        "no_progress",
+        t.switch,
+        False,
+        "no live progress on the terminal",
+        ORCHESTRATOR,
+        table=None,
+        kind="switch",
+    ),
+    Option(
+        "junit",
+        t.text,
+        None,
+        "where to write junit.xml",
+        frozenset({SMOKE}),
+        table=None,
+        unset="in the run folder",
+    ),
+)
+BY_NAME = {o.name: o for o in OPTIONS}
+SLO_OPTIONS = tuple(o for o in OPTIONS if o.table == "slo")
+
+
+def options_for(entry: str) -> tuple[Option, ...]:
+    return tuple(o for o in OPTIONS if entry in o.entries)
+
+
+def defaults(entry: str) -> Namespace:
+    return Namespace(**{o.name: o.default_for(entry) for o in options_for(entry)})
+
+
+def slo_of(values: Namespace, steps: Mapping[str, Any] | None = None) -> Slo:
+    """The SLO the values name (``slo_p95_ms`` ... as :class:`Slo` fields)."""
+    return Slo(**{o.key: getattr(values, o.name) for o in SLO_OPTIONS}, steps=dict(steps or {}))
+
+
+def rule_of(values: Namespace) -> PopulationRule:
+    """The population rule the IdP and the generators share."""
+    return PopulationRule(
+        seed=values.idp_seed,
+        proofing_mix=tuple(float(s) for s in values.proofing_mix.split(",")),  # type: ignore[arg-type]
+        sms_code_mode=values.sms_code_mode,
+        fixed_sms_code=values.fixed_sms_code,
+        returning_share=values.returning_share,
     )
-    g.add_argument(
-        "--stage-seconds",
-        dest="ll_stage_s",
-        type=float,
-        default=None,
-        env_var="LOGINLOAD_STAGE_S",
-        help="seconds per stage, i.e. the time compression (default: ramp/capacity 20, spike 30, "
-        "soak 1800 for its one stage)",
-    )
-    g.add_argument(
-        "--tiers",
-        dest="ll_tiers",
-        default="",
-        env_var="LOGINLOAD_TIERS",
-        help="population tiers for ramp, e.g. 500k,1m,60m (default the 8 standard tiers)",
-    )
-    g.add_argument(
-        "--population",
-        dest="ll_population",
-        default="10m",
-        env_var="LOGINLOAD_POPULATION",
-        help="population for spike and soak shapes (default 10m)",
-    )
-    g.add_argument(
-        "--scale",
-        dest="ll_scale",
-        type=float,
-        default=1.0,
-        env_var="LOGINLOAD_SCALE",
-        help="divide every modelled rate by this (default 1: the real peak rate)",
-    )
-    g.add_argument(
-        "--arrivals",
-        dest="ll_arrivals",
-        default="uniform",
-        choices=("uniform", "poisson"),
-        env_var="LOGINLOAD_ARRIVALS",
-        help="arrival process (default uniform)",
-    )
-    g.add_argument(
-        "--pool",
-        dest="ll_pool",
-        type=int,
-        default=100,
-        env_var="LOGINLOAD_POOL",
-        help="journey executors per generator process; a start with none free is dropped",
-    )
-    g.add_argument(
-        "--no-refreshes",
-        dest="ll_no_refreshes",
-        action="store_true",
-        env_var="LOGINLOAD_NO_REFRESHES",
-        help="leave out follow-on token refreshes",
-    )
-    g.add_argument(
-        "--workload-config",
-        dest="ll_workload",
-        default="",
-        env_var="LOGINLOAD_WORKLOAD",
-        help="TOML file whose [workload] table overrides the workload model",
-    )
-    g.add_argument(
-        "--client-config",
-        dest="ll_client",
-        default=DEFAULT_CLIENT,
-        env_var="LOGINLOAD_CLIENT",
-        help="relying-party registration JSON (client_id, redirect_uris, private_jwk); "
-        "default the mock's .loginload/dev-client.json",
-    )
-    g.add_argument(
-        "--scope", dest="ll_scope", default="openid profile email phone", env_var="LOGINLOAD_SCOPE"
-    )
-    g.add_argument(
-        "--vtr", dest="ll_vtr", default='["P9.Cp.Cd","P5.Cp.Cd","P0.Cp.Cd"]', env_var="LOGINLOAD_VTR"
-    )
-    g.add_argument(
-        "--idp-seed",
-        dest="ll_seed",
-        default="loginload",
-        env_var="LOGINLOAD_IDP_SEED",
-        help="the mock's population seed, to compute citizens' credentials",
-    )
-    g.add_argument(
-        "--sms-code",
-        dest="ll_sms_code",
-        default="123456",
-        env_var="LOGINLOAD_SMS_CODE",
-        help="the mock's fixed SMS code, or 'derived' for per-citizen codes",
-    )
-    g.add_argument(
-        "--returning-share",
-        dest="ll_returning",
-        type=float,
-        default=0.0,
-        env_var="LOGINLOAD_RETURNING_SHARE",
-        help="must equal the mock's --returning-share: who has consented before",
-    )
-    g.add_argument(
-        "--skew",
-        dest="ll_skew",
-        type=float,
-        default=0.0,
-        env_var="LOGINLOAD_SKEW",
-        help="0 picks citizens uniformly; >0 favours frequent (low-index) citizens",
-    )
-    g.add_argument(
-        "--accounts-csv",
-        dest="ll_accounts",
-        default="",
-        env_var="LOGINLOAD_ACCOUNTS",
-        help="test accounts (email,password,sms_code) for a provider other than the mock",
-    )
-    g.add_argument(
-        "--allow-target",
-        dest="ll_allow",
-        action="append",
-        default=[],
-        env_var="LOGINLOAD_ALLOW",
-        help="a non-loopback host that may receive load (repeat or comma-separate)",
-    )
-    g.add_argument(
-        "--results-dir",
-        dest="ll_out",
-        default="",
-        env_var="LOGINLOAD_RESULTS_DIR",
-        help="write loadtest.json and status.json here (master or local process)",
-    )
-    g.add_argument(
-        "--seed",
-        dest="ll_rng_seed",
-        type=int,
-        default=1,
-        env_var="LOGINLOAD_SEED",
-        help="random seed for arrivals and citizen picks",
-    )
-    g.add_argument(
-        "--capacity-p95-ms",
-        dest="ll_cap_p95",
-        type=float,
-        default=800.0,
-        env_var="LOGINLOAD_CAPACITY_P95_MS",
-        help="capacity shape: stop at the first stair whose journey p95 exceeds this (default 800)",
-    )
-    g.add_argument(
-        "--capacity-error-rate",
-        dest="ll_cap_errors",
-        type=float,
-        default=0.01,
-        env_var="LOGINLOAD_CAPACITY_ERROR_RATE",
-        help="capacity shape: ... or whose error rate exceeds this (default 0.01)",
-    )
-    g.add_argument(
-        "--capacity-min-achieved",
-        dest="ll_cap_achieved",
-        type=float,
-        default=0.98,
-        env_var="LOGINLOAD_CAPACITY_MIN_ACHIEVED",
-        help="capacity shape: ... or that starts less than this share of its arrivals (default 0.98)",
-    )
+
+
+def command_line(values: Mapping[str, Any]) -> list[str]:
+    """Locust's command line for these values (by option name); None leaves Locust's default."""
+    args: list[str] = []
+    for o in options_for(LOCUST):
+        value = values.get(o.name)
+        if value is None or (o.kind == "switch" and not value):
+            continue
+        if o.kind == "switch":
+            args.append(o.flag)
+        elif o.kind == "list":
+            args += [arg for item in value for arg in (o.flag, str(item))]
+        else:
+            args += [o.flag, str(value)]
+    return args

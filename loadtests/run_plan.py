@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from loadtests.shapes import Schedule, Stage, get_shape, parse_tiers
+from loadtests.shapes import Schedule, Stage, format_population, get_shape, parse_tiers
 from loadtests.workload import WorkloadModel, model_from_toml
 from mock_idp.population import parse_population
 
@@ -27,30 +27,47 @@ class RunPlan:
         return Schedule(self.stages)
 
 
-def plan_from_options(opts: Any) -> RunPlan:
-    model = model_from_toml(Path(opts.ll_workload)) if opts.ll_workload else WorkloadModel()
+def plan_from_options(opts: Any, model: WorkloadModel | None = None) -> RunPlan:
+    """The plan of these option values (by name, as :mod:`loadtests.options` declares them); ``model``
+    defaults to the ``workload_config`` file's, else the model's defaults. A bad value is a ValueError."""
+    if model is None:
+        config = getattr(opts, "workload_config", "")
+        model = model_from_toml(Path(config)) if config else WorkloadModel()
     mix = model.journey_mix
-    if mix.registration > 0 and opts.ll_accounts:
+    if mix.registration > 0 and opts.accounts_csv:
         # another provider: registration is walked against the mock only (its pages, its fixed email and
         # SMS code), so a new account's journey is modelled as a first visit, as NHS login's own is after
         mix = dataclasses.replace(
             mix, first_visit_consent=mix.first_visit_consent + mix.registration, registration=0.0
         )
         model = dataclasses.replace(model, journey_mix=mix)
-    shape_opts: dict[str, Any] = {"scale": float(opts.ll_scale)}
-    # None: each shape's own default; Locust's web UI hands back options without a default as strings
-    stage_s = float(opts.ll_stage_s) if opts.ll_stage_s not in (None, "") else None
-    if opts.ll_shape in ("ramp", "capacity") and stage_s is not None:
+    shape_opts: dict[str, Any] = {"scale": float(opts.scale)}
+    stage_s = opts.stage_seconds  # None: each shape's own default
+    if opts.shape in ("ramp", "capacity") and stage_s is not None:
         shape_opts["stage_s"] = stage_s
-    if opts.ll_shape == "ramp" and opts.ll_tiers:
-        shape_opts["tiers"] = parse_tiers(opts.ll_tiers)
-    if opts.ll_shape in ("spike",):
-        shape_opts["base_population"] = parse_population(opts.ll_population)
+    if opts.shape == "ramp" and opts.tiers:
+        shape_opts["tiers"] = parse_tiers(opts.tiers)
+    if opts.shape == "spike":
+        shape_opts["base_population"] = parse_population(opts.population)
         if stage_s is not None:
             shape_opts["steady_s"] = shape_opts["surge_s"] = shape_opts["recovery_s"] = stage_s
-    if opts.ll_shape == "soak":
-        shape_opts["population"] = parse_population(opts.ll_population)
+    if opts.shape == "soak":
+        shape_opts["population"] = parse_population(opts.population)
         if stage_s is not None:
             shape_opts["duration_s"] = stage_s
-    stages = get_shape(opts.ll_shape, model, **shape_opts)
-    return RunPlan(model, tuple(stages), opts.ll_shape)
+    stages = get_shape(opts.shape, model, **shape_opts)
+    return RunPlan(model, tuple(stages), opts.shape)
+
+
+def largest_population(plan: RunPlan) -> int:
+    return max(s.population for s in plan.stages)
+
+
+def check_population(plan: RunPlan, holds: int, source: str = "the mock") -> None:
+    """Citizens the plan signs in must exist: no stage may draw from more than ``holds``."""
+    largest = max(plan.stages, key=lambda s: s.population)
+    if largest.population > holds:
+        raise ValueError(
+            f"stage {largest.name} draws from {format_population(largest.population)} citizens, but "
+            f"{source} holds {format_population(holds)}; use smaller --tiers or --population"
+        )

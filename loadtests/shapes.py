@@ -21,6 +21,7 @@ from typing import Any
 
 from loadtests.workload import WorkloadModel
 from mock_idp.population import parse_population
+from mock_idp.settings import MAX_POPULATION
 
 RAMP_TIERS: tuple[int, ...] = (
     500_000,
@@ -211,15 +212,20 @@ def capacity(
 ) -> list[Stage]:
     """Stairs of rising arrival rate; each step names the population whose peak it is.
 
-    The runner stops at the first step that breaks the SLO; the step before it is the capacity.
+    The runner stops at the first step that breaks the SLO; the step before it is the capacity. A step
+    whose population would pass the mock's largest (90m) draws its citizens from the largest.
     """
     if not start_rate > 0 or not step > 0 or max_steps < 1:
         raise ValueError("capacity needs start_rate > 0, step > 0 and max_steps >= 1")
     rates = [start_rate + i * step for i in range(max_steps)]
     return [
-        _stage(r, model.population_for_rate(r), stage_s, warmup, name=f"{r:g}/s", kind="step", scale=scale)
+        _stage(r, _population_at(model, r), stage_s, warmup, name=f"{r:g}/s", kind="step", scale=scale)
         for r in rates
     ]
+
+
+def _population_at(model: WorkloadModel, rate: float) -> int:
+    return min(model.population_for_rate(rate), MAX_POPULATION)
 
 
 Builder = Callable[..., list[Stage]]

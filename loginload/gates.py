@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from loginload.project_config import SloGates
+from loadtests.slo import Slo
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ def _latency(stage: dict[str, Any], name: str, pct: str) -> float | None:
     return None if value is None else float(value)
 
 
-def evaluate(doc: dict[str, Any], slo: SloGates) -> list[Gate]:
+def evaluate(doc: dict[str, Any], slo: Slo) -> list[Gate]:
     gates: list[Gate] = []
     for stage in doc.get("stages", []):
         label = stage["stage"]["name"]
@@ -62,9 +62,9 @@ def evaluate(doc: dict[str, Any], slo: SloGates) -> list[Gate]:
             Gate(
                 f"{label}: error rate",
                 "error_rate",
-                slo.error_rate,
+                slo.max_error_rate,
                 error_rate,
-                error_rate is not None and error_rate <= slo.error_rate,
+                error_rate is not None and error_rate <= slo.max_error_rate,
                 "",
             )
         )

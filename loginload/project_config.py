@@ -3,72 +3,34 @@
 Looked up in the current directory: ``loginload.toml`` first, else the ``[tool.loginload]`` table of
 ``pyproject.toml``. Command-line flags override both. Tables:
 
-    [slo]            p95_ms, p99_ms, error_rate, min_achieved_ratio; [slo.steps.<step>] p95_ms, p99_ms
-    [run]            shape, stage_seconds, tiers, population, scale, generators, idp_workers, pool
-    [smoke]          the same keys as [run], for the CI smoke test
+    [slo]            p95_ms, p99_ms, max_error_rate, min_achieved_ratio; [slo.steps.<step>] p95_ms, p99_ms
+    [run]            the options of ``loginload run`` (``loadtests.options``: shape, stage_seconds, ...)
+    [smoke]          the same, for the CI smoke test
     [workload]       workload-model overrides (docs/workload-model.md)
+
+Every value is read by its option's parser when the file is loaded, so a typo or a bad value is one
+clear error naming the file, the table and the key, before anything starts.
 """
 
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, field
+from argparse import Namespace
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-
-@dataclass(frozen=True)
-class StepSlo:
-    p95_ms: float | None = None
-    p99_ms: float | None = None
-
-
-@dataclass(frozen=True)
-class SloGates:
-    """What a run must meet. Journey latency is from the intended start (open model)."""
-
-    p95_ms: float = 800.0  # the same defaults as the report's (reports.capacity.Slo)
-    p99_ms: float = 2000.0
-    error_rate: float = 0.01
-    min_achieved_ratio: float = 0.98  # achieved journey starts / offered, per stage
-    steps: dict[str, StepSlo] = field(default_factory=dict)
-
-    @classmethod
-    def from_mapping(cls, data: dict[str, Any]) -> SloGates:
-        known = {"p95_ms", "p99_ms", "error_rate", "min_achieved_ratio", "steps"}
-        if unknown := set(data) - known:
-            raise ValueError(f"unknown [slo] key(s): {', '.join(sorted(unknown))}")
-        steps = {}
-        for name, values in data.get("steps", {}).items():
-            if not isinstance(values, dict) or set(values) - {"p95_ms", "p99_ms"}:
-                raise ValueError(f"[slo.steps.{name}] takes p95_ms and p99_ms only")
-            steps[name] = StepSlo(**{k: float(v) for k, v in values.items()})
-        base = {k: float(v) for k, v in data.items() if k != "steps"}
-        return cls(**base, steps=steps)
-
-    def report_slo(self) -> dict[str, float]:
-        """The SLO in the report's terms (reports.capacity.Slo field names), for run.json."""
-        return {
-            "p95_ms": self.p95_ms,
-            "p99_ms": self.p99_ms,
-            "max_error_rate": self.error_rate,
-            "min_achieved_ratio": self.min_achieved_ratio,
-        }
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "p95_ms": self.p95_ms,
-            "p99_ms": self.p99_ms,
-            "error_rate": self.error_rate,
-            "min_achieved_ratio": self.min_achieved_ratio,
-            "steps": {k: {"p95_ms": v.p95_ms, "p99_ms": v.p99_ms} for k, v in self.steps.items()},
-        }
+from loadtests.option_types import positive
+from loadtests.options import RUN, SLO_OPTIONS, SMOKE, Option, options_for, slo_of
+from loadtests.slo import Slo, StepSlo
+from loadtests.workload import WorkloadModel
 
 
 @dataclass(frozen=True)
 class ProjectConfig:
     path: Path | None
-    slo: SloGates
+    slo: Slo
     run: dict[str, Any]
     smoke: dict[str, Any]
     workload: dict[str, Any]
@@ -94,13 +56,68 @@ def load_project_config(directory: Path = Path("."), explicit: str | None = None
         raise ValueError(
             f"{path}: unknown table(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
         )
+    where = str(path or "config")
+    workload = _table(data, "workload", where)
+    try:
+        WorkloadModel.from_mapping(workload)
+    except ValueError as exc:
+        raise ValueError(f"{where} [workload]: {exc}") from None
     return ProjectConfig(
         path=path,
-        slo=SloGates.from_mapping(data.get("slo", {})),
-        run=dict(data.get("run", {})),
-        smoke=dict(data.get("smoke", {})),
-        workload=dict(data.get("workload", {})),
+        slo=_slo(_table(data, "slo", where), where),
+        run=_section(_table(data, "run", where), RUN, where),
+        smoke=_section(_table(data, "smoke", where), SMOKE, where),
+        workload=workload,
     )
+
+
+def _table(data: Mapping[str, Any], name: str, where: str) -> dict[str, Any]:
+    table = data.get(name, {})
+    if not isinstance(table, Mapping):
+        raise ValueError(f"{where}: [{name}] must be a table")
+    return dict(table)
+
+
+def _parse(
+    options: Mapping[str, Option], table: Mapping[str, Any], name: str, where: str, also: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Each value of ``[name]`` read by its option's parser, keyed by option name; an unknown key is an
+    error listing the known ones (``also``: keys read elsewhere)."""
+    if unknown := sorted(set(table) - set(options) - set(also)):
+        known = ", ".join([*options, *also])
+        raise ValueError(f"{where}: unknown [{name}] key(s) {', '.join(unknown)}; known: {known}")
+    values = {}
+    for key, value in table.items():
+        if key in also:
+            continue
+        try:
+            values[options[key].name] = options[key].parse(value)
+        except ValueError as exc:
+            raise ValueError(f"{where} [{name}] {key}: {exc}") from None
+    return values
+
+
+def _section(table: Mapping[str, Any], entry: str, where: str) -> dict[str, Any]:
+    return _parse({o.key: o for o in options_for(entry) if o.table == "run"}, table, entry, where)
+
+
+def _slo(table: Mapping[str, Any], where: str) -> Slo:
+    steps = table.get("steps", {})
+    values = {o.name: o.default for o in SLO_OPTIONS}
+    values.update(_parse({o.key: o for o in SLO_OPTIONS}, table, "slo", where, also=("steps",)))
+    if not isinstance(steps, Mapping):
+        raise ValueError(f"{where}: [slo.steps] must hold one table per step")
+    return slo_of(Namespace(**values), {n: _step(n, v, where) for n, v in steps.items()})
+
+
+def _step(name: str, limits: Any, where: str) -> StepSlo:
+    """``[slo.steps.<name>]``: p95_ms, p99_ms or both."""
+    if not isinstance(limits, Mapping) or not limits or set(limits) - {"p95_ms", "p99_ms"}:
+        raise ValueError(f"{where} [slo.steps.{name}]: takes p95_ms, p99_ms or both")
+    try:
+        return StepSlo(**{k: positive(v) for k, v in limits.items()})
+    except ValueError as exc:
+        raise ValueError(f"{where} [slo.steps.{name}]: {exc}") from None
 
 
 def _read(path: Path) -> dict[str, Any]:

@@ -11,41 +11,12 @@ import argparse
 import sys
 from pathlib import Path
 
+from loginload.run_options import add_slo_flags, slo_overrides
+
 # reports.run (numpy), reports.build and reports.compare (matplotlib, scipy: ~1 s, ~80 MiB) are
 # imported only by the commands that use them, so `loginload idp` and the generators stay light.
 
 EXIT_OK, EXIT_WORSE, EXIT_USAGE, EXIT_IO = 0, 1, 2, 3
-
-
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be greater than 0")
-    return value
-
-
-def _share(text: str) -> float:
-    value = _positive(text) if text.strip() not in ("0", "0.0") else 0.0
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a share between 0 and 1 (0.01 = 1%)")
-    return value
-
-
-def _add_slo_options(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("SLO (defaults: the run's run.json, else p95 800 ms, p99 2000 ms, 1%)")
-    group.add_argument("--slo-p95-ms", type=_positive, metavar="MS", help="journey p95 limit in ms")
-    group.add_argument("--slo-p99-ms", type=_positive, metavar="MS", help="journey p99 limit in ms")
-    group.add_argument(
-        "--slo-error-rate", type=_share, metavar="SHARE", help="largest error share, e.g. 0.01"
-    )
-
-
-def slo_overrides(args: argparse.Namespace) -> dict[str, float]:
-    given = {"p95_ms": args.slo_p95_ms, "p99_ms": args.slo_p99_ms, "max_error_rate": args.slo_error_rate}
-    return {k: v for k, v in given.items() if v is not None}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -56,7 +27,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Build the capacity report of a run folder from its loadtest.json.",
     )
     report.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a results/<timestamp>-<shape> folder")
-    _add_slo_options(report)
+    add_slo_flags(report)
     report.set_defaults(func=run_report)
 
     compare = subparsers.add_parser(
@@ -74,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="output folder (default: RUN_B/compare-<RUN_A name>)",
     )
     compare.add_argument("--fail-on-worse", action="store_true", help="exit 1 when B is worse than A")
-    _add_slo_options(compare)
+    add_slo_flags(compare)
     compare.set_defaults(func=run_compare)
 
 

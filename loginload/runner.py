@@ -9,70 +9,27 @@ master measured (``loadtest.json`` is rewritten atomically every two seconds dur
 from __future__ import annotations
 
 import json
-import os
 import signal
 import time
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from loadtests import LOCUSTFILE
+from loadtests.options import DEFAULT_CLIENT, command_line
 from loadtests.run_files import IDP_CPU, LOADTEST, RUN_META, STATUS
 from loadtests.safety import allowed_hosts, check_target
+from loginload.preflight import RunSettings
 from loginload.processes import Child, cpu_seconds, free_port, python_module, wait_http_ok
 from loginload.progress import Progress
 from mock_idp import atomic
 
 HARNESS_FAILURE = 3
 START_DEADLINE_S = 60.0
-LOCUST_OPTIONS = (  # RunOptions field -> locustfile option
-    ("shape", "--shape"),
-    ("stage_seconds", "--stage-seconds"),
-    ("tiers", "--tiers"),
-    ("population", "--population"),
-    ("scale", "--scale"),
-    ("arrivals", "--arrivals"),
-    ("pool", "--pool"),
-    ("returning_share", "--returning-share"),
-    ("accounts_csv", "--accounts-csv"),
-    ("seed", "--seed"),
-    ("scope", "--scope"),
-    ("vtr", "--vtr"),
-)
 
 
 class HarnessError(RuntimeError):
     """The harness itself failed (a process would not start, no measurements): not an SLO verdict."""
-
-
-@dataclass
-class RunOptions:
-    target: str = ""
-    shape: str = "ramp"
-    stage_seconds: float | None = None
-    tiers: str = ""
-    population: str = ""
-    scale: float = 1.0
-    arrivals: str = "uniform"
-    pool: int = 100
-    generators: int = 0  # 0: sized to the machine
-    idp_workers: int = 1
-    returning_share: float = 0.9
-    client_config: str = ""
-    accounts_csv: str = ""
-    allow_target: list[str] = field(default_factory=list)
-    results: str = "results"
-    seed: int = 1
-    scope: str = ""
-    vtr: str = ""
-    workload: dict[str, Any] = field(default_factory=dict)
-    progress: bool = True
-    label: str = ""
-    slo: dict[str, float] = field(default_factory=dict)  # recorded in run.json for `loginload report`
-
-    def generator_count(self) -> int:
-        return self.generators or max(1, (os.cpu_count() or 2))
 
 
 def new_run_dir(results: str, shape: str, label: str = "") -> Path:
@@ -90,8 +47,9 @@ def new_run_dir(results: str, shape: str, label: str = "") -> Path:
 
 
 class Runner:
-    def __init__(self, opts: RunOptions, run_dir: Path) -> None:
-        self.opts = opts
+    def __init__(self, run: RunSettings, run_dir: Path) -> None:
+        self.run = run
+        self.opts = run.values
         self.dir = run_dir
         self.logs = run_dir / "logs"
         self.idp: Child | None = None
@@ -125,20 +83,23 @@ class Runner:
         o = self.opts
         if o.target:
             check_target(o.target, allowed_hosts(o.allow_target))
-            return o.target.rstrip("/"), o.client_config or ".loginload/dev-client.json"
+            return o.target.rstrip("/"), o.client_config or DEFAULT_CLIENT
         port = free_port()
         state = self.dir / "idp"
+        config = self.dir / "idp.toml"  # the population rule the generators get too, and its size
+        rule = {"population": self.run.idp_population, **self.run.rule.to_mapping()}
+        config.write_text(_toml_table("idp", rule))
         cmd = python_module(
             "loginload.cli",
             "idp",
+            "--config",
+            str(config),
             "--port",
             str(port),
             "--workers",
             str(o.idp_workers),
             "--state-dir",
             str(state),
-            "--returning-share",
-            str(o.returning_share),
         )
         self.idp = Child("idp", cmd, self.logs)
         url = f"http://127.0.0.1:{port}"
@@ -149,24 +110,18 @@ class Runner:
         return url, o.client_config or str(state / "dev-client.json")
 
     def _locust_args(self, client: str) -> list[str]:
-        o = self.opts
-        args = ["-f", LOCUSTFILE, "--client-config", client]
-        for attr, flag in LOCUST_OPTIONS:
-            value = getattr(o, attr)
-            if value not in (None, "", []):
-                args += [flag, str(value)]
-        for host in o.allow_target:
-            args += ["--allow-target", host]
-        if o.workload:
+        """The run's values as Locust's options (generated from loadtests.options), SLO included."""
+        values = {**vars(self.opts), "client_config": client}
+        if self.run.workload:
             path = self.dir / "workload.toml"
-            path.write_text(_toml_table("workload", o.workload))
-            args += ["--workload-config", str(path)]
-        return args
+            path.write_text(_toml_table("workload", self.run.workload))
+            values["workload_config"] = str(path)
+        return ["-f", LOCUSTFILE, *command_line(values)]
 
     def _start_locust(self, target: str, client: str) -> None:
         port = free_port()
         common = self._locust_args(client)
-        n = self.opts.generator_count()
+        n = self.run.generator_count()
         self.master = Child(
             "locust-master",
             python_module(
@@ -211,7 +166,7 @@ class Runner:
 
     def _watch(self) -> None:
         assert self.master is not None
-        progress = Progress(self.dir / STATUS, enabled=self.opts.progress)
+        progress = Progress(self.dir / STATUS, enabled=not self.opts.no_progress)
         idp_cpu0 = (time.time(), cpu_seconds(self.idp.pid)) if self.idp else None
         with progress:
             while self.master.alive():
@@ -263,18 +218,18 @@ class Runner:
     def _write_run_json(self) -> None:
         o = self.opts
         data = {
-            "command": "loginload " + ("smoke" if o.label == "smoke" else "run"),
+            "command": "loginload " + (self.run.label or "run"),
             "target": o.target or "embedded mock IdP",
             "embedded_idp": not o.target,
             "idp_workers": o.idp_workers if not o.target else None,
-            "generator_processes": o.generator_count(),
+            "generator_processes": self.run.generator_count(),
             "started_at": self.started_at,
             "ended_at": time.time(),
             "interrupted": self.stop_reason is not None,
             "crashed_generators": self.crashed,
-            "slo": o.slo,
+            "slo": self.run.slo.to_dict(),
             "notes": self.notes,
-            "options": {k: v for k, v in vars(o).items() if k not in ("workload", "slo")},
+            "options": vars(o),
         }
         atomic.write_text(self.dir / RUN_META, json.dumps(data, indent=2, default=str))
 

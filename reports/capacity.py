@@ -21,6 +21,7 @@ from typing import Any
 
 import numpy as np
 
+from loadtests.slo import Slo
 from reports.strict_json import strict_json
 from reports.usl import MIN_FIT_POINTS, UslFit, UslFitError, fit_usl
 
@@ -60,31 +61,6 @@ class TierPoint:
     @property
     def achieved_ratio(self) -> float | None:
         return self.achieved_rps / self.offered_rps if self.offered_rps > 0 else None
-
-
-@dataclass(frozen=True)
-class Slo:
-    """Service-level objective a tier must meet; ``min_achieved_ratio`` is achieved/offered logins/s."""
-
-    p95_ms: float = 800.0
-    p99_ms: float = 2000.0
-    max_error_rate: float = 0.01
-    min_achieved_ratio: float = 0.98
-
-    def breaches(self, point: TierPoint) -> tuple[str, ...]:
-        """Human-readable breaches; comparisons are written so that NaN counts as a breach."""
-        found: list[str] = []
-        if not point.p95_ms <= self.p95_ms:
-            found.append(f"p95 {point.p95_ms:.0f} ms > {self.p95_ms:.0f} ms")
-        if not point.p99_ms <= self.p99_ms:
-            found.append(f"p99 {point.p99_ms:.0f} ms > {self.p99_ms:.0f} ms")
-        if not point.error_rate <= self.max_error_rate:
-            found.append(f"error rate {point.error_rate:.2%} > {self.max_error_rate:.2%}")
-        ratio = point.achieved_ratio
-        if ratio is None or not ratio >= self.min_achieved_ratio:
-            shown = "n/a" if ratio is None else f"{ratio:.1%}"
-            found.append(f"achieved/offered {shown} < {self.min_achieved_ratio:.1%}")
-        return tuple(found)
 
 
 @dataclass(frozen=True)

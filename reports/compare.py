@@ -80,7 +80,7 @@ def compare_runs(
     tol = tolerance or Tolerance()
     first = load_run(Path(run_a))
     second = load_run(Path(run_b))
-    used = dataclasses.replace(slo or run_slo(first)[0], **(slo_overrides or {}))
+    used = (slo or run_slo(first)[0]).overridden(slo_overrides or {})
     a, b = summarise_run(first, used), summarise_run(second, used)
     result = strict_json(compare_summaries(a, b, tol))
     result["a"]["path"], result["b"]["path"] = str(run_a), str(run_b)

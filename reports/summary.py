@@ -21,7 +21,6 @@ from reports.trust import MIN_SAMPLES, UNTRUSTED, run_issues, stage_untrusted_re
 
 SCHEMA = "loginload-report/1"
 TARGET_POPULATION = 60_000_000
-SLO_FIELDS = tuple(f.name for f in dataclasses.fields(Slo))
 
 
 def run_slo(run: RunData) -> tuple[Slo, list[str]]:
@@ -29,10 +28,9 @@ def run_slo(run: RunData) -> tuple[Slo, list[str]]:
     given = (run.meta or {}).get("slo")
     if not isinstance(given, dict):
         return Slo(), []
-    known = {k: float(v) for k, v in given.items() if k in SLO_FIELDS and isinstance(v, int | float)}
-    ignored = sorted(set(given) - set(known))
+    slo, ignored = Slo.from_record(given)
     notes = [f"run.json slo keys ignored: {', '.join(ignored)}"] if ignored else []
-    return Slo(**known), notes
+    return slo, notes
 
 
 def workload_model(run: RunData) -> tuple[WorkloadModel, list[str]]:
@@ -55,7 +53,7 @@ def summarise_run(
         slo, slo_notes = run_slo(run)
         notes += slo_notes
     if slo_overrides:
-        slo = dataclasses.replace(slo, **slo_overrides)
+        slo = slo.overridden(slo_overrides)
     model, model_notes = workload_model(run)
     notes += model_notes
     stages = run.measured

@@ -7,11 +7,13 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from loadtests import LOCUSTFILE
+from loadtests.options import LOCUST, options_for
 from tests.servers import IdpServer, _spawn, free_port, running_idp, stop_group
 
 pytestmark = [pytest.mark.server, pytest.mark.locust]
@@ -28,6 +30,13 @@ def _wait(deadline_s: float, what: str, check) -> None:  # type: ignore[no-untyp
     while not check():
         assert time.monotonic() < end, f"timed out waiting for {what}"
         time.sleep(0.2)  # polling the web UI, bounded by the deadline
+
+
+def _template_args(page: str) -> dict[str, Any]:
+    """What the web UI renders from: ``window.templateArgs = {...}`` in its page."""
+    marker = "window.templateArgs = "
+    args: dict[str, Any] = json.JSONDecoder().raw_decode(page[page.index(marker) + len(marker) :])[0]
+    return args
 
 
 def test_a_run_started_from_the_web_ui_uses_the_options_set_there(idp: IdpServer, tmp_path: Path) -> None:
@@ -64,30 +73,47 @@ def test_a_run_started_from_the_web_ui_uses_the_options_set_there(idp: IdpServer
                     return False
 
             _wait(30, "the web UI", up)
+            extra = _template_args(http.get("/").text)["extra_options"]
+            assert {f"ll_{o.name}" for o in options_for(LOCUST)} == set(extra)  # every option, editable
+            assert extra["ll_tiers"]["default_value"] == "1m"  # as the command line set it
+            assert extra["ll_shape"]["choices"] == ["ramp", "spike", "soak", "capacity"]
             form = {
                 "user_count": "5",
                 "spawn_rate": "5",
                 "host": idp.base_url,
                 "ll_tiers": "5m",
-                "ll_stage_s": "3",
+                "ll_stage_seconds": "3",
             }
             started = http.post("/swarm", data=form).json()
             assert started["success"] is True, started
             out = tmp_path / "out" / "loadtest.json"
+            first_run = ""
 
             def finished() -> bool:
-                return out.exists() and json.loads(out.read_text()).get("finished") is True
+                if not out.exists():
+                    return False
+                doc = json.loads(out.read_text())
+                return doc.get("finished") is True and doc["run_id"] != first_run
 
             _wait(60, "the shape to finish", finished)
+            first_run = json.loads(out.read_text())["run_id"]
             journeys = {
                 s["name"]: s["num_requests"]
                 for s in http.get("/stats/requests").json()["stats"]
                 if s.get("method") == "JOURNEY"
             }
+            doc = json.loads(out.read_text())
+            # a second start from the UI: another shape, its own population, edited again
+            again = {**form, "ll_shape": "soak", "ll_population": "2.5m", "ll_stage_seconds": "2"}
+            assert http.post("/swarm", data=again).json()["success"] is True
+            _wait(60, "the second run to finish", finished)
+            soak = json.loads(out.read_text())
         assert sum(journeys.values()) > 0, journeys
-        doc = json.loads(out.read_text())
         assert [s["stage"]["name"] for s in doc["stages"]] == ["5m"]  # the UI's tiers, not the command line's
         assert doc["stages"][0]["stage"]["duration_s"] == 3.0
         assert doc["stages"][0]["counts"]["completed"] > 0 and doc["stages"][0]["failures"] == {}
+        assert [s["stage"]["name"] for s in soak["stages"]] == ["2.5m soak"]
+        assert soak["stages"][0]["stage"]["duration_s"] == 2.0 and soak["options"]["shape"] == "soak"
+        assert soak["stages"][0]["counts"]["completed"] > 0
     finally:
         stop_group(proc)

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from tests.servers import loginload_command, run_cli, stop_group
+from tests.servers import loginload_command, run_cli, running_idp, stop_group
 
 T = TypeVar("T")
 
@@ -29,12 +29,14 @@ def _run_dir(results: Path) -> Path:
 
 
 def test_smoke_passes_writes_junit_and_summary(tmp_path: Path) -> None:
+    (tmp_path / "loginload.toml").write_text("[slo.steps.token]\np95_ms = 60000\n")  # one percentile alone
     r = run_cli(["smoke", *SHORT, "--results", "results"], cwd=tmp_path, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:] + r.stdout[-2000:]
     assert "loginload smoke PASSED" in r.stdout
     run = _run_dir(tmp_path / "results")
     suite = ET.parse(run / "junit.xml").getroot()
-    assert int(suite.get("tests", "0")) >= 4 and suite.get("failures") == "0"
+    assert int(suite.get("tests", "0")) >= 5 and suite.get("failures") == "0"
+    assert [c.get("name") for c in suite.iter("testcase")].count("1m: token p95") == 1
     summary = json.loads((run / "summary.json").read_text())
     assert summary and (run / "index.html").exists()
     assert json.loads((run / "run.json").read_text())["interrupted"] is False
@@ -47,6 +49,73 @@ def test_smoke_fails_an_impossible_gate_with_exit_1(tmp_path: Path) -> None:
     assert "FAILED" in r.stdout and "journey p95" in r.stdout
     suite = ET.parse(_run_dir(tmp_path / "results") / "junit.xml").getroot()
     assert int(suite.get("failures", "0")) >= 1
+
+
+def _refused(r: subprocess.CompletedProcess[str], cwd: Path, needle: str) -> None:
+    """Exit 2, one line on stderr naming the mistake, and nothing started: no results folder."""
+    assert r.returncode == 2, r.stderr[-3000:]
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in r.stderr, r.stderr[-3000:]
+    assert lines[0].startswith("loginload: error: ") and needle in lines[0], lines[0]
+    assert not (cwd / "results").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (["--tiers", "5x"], "--tiers: bad population '5x'"),
+        (["--stage-seconds", "-5"], "--stage-seconds: '-5' must be greater than 0"),
+        (["--scale", "0"], "--scale: '0' must be greater than 0"),
+        (["--tiers", "1m,100m"], "the mock holds 90m"),
+        (["--shape", "sawtooth"], "--shape: 'sawtooth' is not one of"),
+    ],
+)
+def test_a_bad_flag_is_one_line_before_anything_starts(tmp_path: Path, args: list[str], needle: str) -> None:
+    _refused(run_cli(["run", *args, "--no-progress"], cwd=tmp_path, timeout=30), tmp_path, needle)
+
+
+@pytest.mark.parametrize(
+    ("config", "needle"),
+    [
+        (
+            "[workload]\nburst_factor = 100\n",
+            "[workload]: workload parameter burst_factor=100 is out of range",
+        ),
+        ("[workload.journey_mix]\nful_login = 1\n", "unknown journey_mix variant 'ful_login'"),
+        ('[run]\nstage_seconds = "ten"\n', "loginload.toml [run] stage_seconds: 'ten' is not a number"),
+        ("[smoke]\nstage_secs = 10\n", "unknown [smoke] key(s) stage_secs"),
+        (
+            "[slo]\nerror_rate = 0.1\n",
+            "unknown [slo] key(s) error_rate; known: p95_ms, p99_ms, max_error_rate",
+        ),
+        ("[slo.steps.token]\np95 = 1\n", "[slo.steps.token]: takes p95_ms, p99_ms or both"),
+    ],
+)
+def test_a_bad_config_is_one_line_before_anything_starts(tmp_path: Path, config: str, needle: str) -> None:
+    (tmp_path / "loginload.toml").write_text(config)
+    for command in ("run", "smoke"):
+        _refused(run_cli([command, "--no-progress"], cwd=tmp_path, timeout=30), tmp_path, needle)
+
+
+def test_tiers_beyond_a_target_mocks_population_are_refused(tmp_path: Path) -> None:
+    with running_idp(tmp_path / "state", "--population", "1m") as idp:
+        r = run_cli(["run", "--target", idp.base_url, "--tiers", "500k,5m", "--no-progress"], cwd=tmp_path)
+    _refused(r, tmp_path, "stage 5m draws from 5m citizens, but the target")
+
+
+def test_the_capacity_stairs_stop_at_the_configured_slo(tmp_path: Path) -> None:
+    """[slo] p95_ms reaches the capacity shape's stop: a limit every stair breaks ends the first one."""
+    (tmp_path / "loginload.toml").write_text("[slo]\np95_ms = 0.001\n")
+    args = ["run", "--shape", "capacity", "--stage-seconds", "3", "--generators", "1", "--pool", "20"]
+    r = run_cli([*args, "--no-progress", "--results", "results"], cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = _run_dir(tmp_path / "results")
+    doc = json.loads((run / "loadtest.json").read_text())
+    assert doc["stopped"] and "10/s" in doc["stopped"] and "> 0.001 ms" in doc["stopped"], doc["stopped"]
+    assert doc["options"]["slo_p95_ms"] == 0.001
+    started = [s["counts"].get("started", 0) for s in doc["stages"]]
+    assert started[0] > 0 and not any(started[2:]), started  # the second stair at most began
+    assert json.loads((run / "run.json").read_text())["slo"]["p95_ms"] == 0.001
 
 
 def test_a_non_loopback_target_is_refused_before_any_traffic(tmp_path: Path) -> None:

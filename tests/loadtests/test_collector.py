@@ -10,6 +10,7 @@ from loadtests import stats
 from loadtests.collector import Collector
 from loadtests.run_plan import RunPlan
 from loadtests.shapes import capacity
+from loadtests.slo import Slo
 from loadtests.workload import WorkloadModel
 
 
@@ -36,9 +37,9 @@ def test_capacity_breach_names_the_first_finished_stage_over_the_slo(tmp_path: P
     _stage(rec, 1, 0.900)
     c.add("g", rec.drain())
     c.t0 = time.time() - 4.5  # stage 0 finished and reported; stage 1 not yet
-    assert c.capacity_breach(p95_ms=500, error_rate=0.01, min_achieved=0.98) is None
+    assert c.capacity_breach(Slo(p95_ms=500, p99_ms=5000)) is None
     c.t0 = time.time() - 7.5  # stage 1 finished too
-    breach = c.capacity_breach(p95_ms=500, error_rate=0.01, min_achieved=0.98)
+    breach = c.capacity_breach(Slo(p95_ms=500, p99_ms=5000))
     assert breach is not None and "20/s" in breach and "p95" in breach
 
 
@@ -48,8 +49,8 @@ def test_errors_also_break_the_capacity_slo(tmp_path: Path) -> None:
     _stage(rec, 0, 0.010, n=100, failed=5)
     c.add("g", rec.drain())
     c.t0 = time.time() - 6
-    breach = c.capacity_breach(p95_ms=500, error_rate=0.01, min_achieved=0.98)
-    assert breach is not None and "error rate 5.0%" in breach
+    breach = c.capacity_breach(Slo(p95_ms=500, p99_ms=5000))
+    assert breach is not None and "error rate 5.00%" in breach
 
 
 def test_write_is_atomic_and_complete(tmp_path: Path) -> None:
@@ -84,3 +85,16 @@ def test_status_feeds_the_progress_line(tmp_path: Path) -> None:
     assert "stage: 2/3 20/s" in line
     achieved = float(line.split("achieved: ")[1].split("/s")[0])
     assert achieved == pytest.approx(30 / status["stage"]["elapsed_s"], rel=0.2)
+
+
+def test_the_stop_judges_a_stair_as_the_report_judges_a_tier(tmp_path: Path) -> None:
+    """The same Slo.breaches: a p99 over the limit stops the stairs though p95 is well within it."""
+    c = _collector(tmp_path)
+    rec = stats.Recorder()
+    _stage(rec, 0, 0.010, n=30)
+    rec.latency(0, "journey", 0.900)  # one in 31: the p99, not the p95
+    c.add("g", rec.drain())
+    c.t0 = time.time() - 6
+    assert c.capacity_breach(Slo(p95_ms=500, p99_ms=1000)) is None
+    breach = c.capacity_breach(Slo(p95_ms=500, p99_ms=800))
+    assert breach is not None and breach.startswith("stage 10/s: p99 ") and "> 800 ms" in breach

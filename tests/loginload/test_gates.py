@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from loadtests.slo import Slo, StepSlo
 from loginload.gates import evaluate, junit_xml
-from loginload.project_config import SloGates, StepSlo, load_project_config
+from loginload.project_config import load_project_config
 from tests.conftest import SAMPLE_RUN as SAMPLE
 
 
@@ -16,14 +17,14 @@ def _doc() -> dict:
 
 
 def test_generous_gates_pass_on_the_sample_run() -> None:
-    gates = evaluate(_doc(), SloGates(p95_ms=60_000, p99_ms=60_000, error_rate=1.0, min_achieved_ratio=0.0))
+    gates = evaluate(_doc(), Slo(p95_ms=60_000, p99_ms=60_000, max_error_rate=1.0, min_achieved_ratio=0.0))
     assert gates and all(g.passed for g in gates)
     assert len(gates) == 4 * len(_doc()["stages"])
 
 
 def test_a_tight_latency_gate_fails_with_the_overshoot() -> None:
     doc = _doc()
-    gates = evaluate(doc, SloGates(p95_ms=0.5, p99_ms=60_000, error_rate=1.0, min_achieved_ratio=0.0))
+    gates = evaluate(doc, Slo(p95_ms=0.5, p99_ms=60_000, max_error_rate=1.0, min_achieved_ratio=0.0))
     failed = [g for g in gates if not g.passed]
     assert failed and all(g.metric == "p95" for g in failed)
     worst = failed[-1]
@@ -44,7 +45,7 @@ def test_error_rate_and_achieved_ratio_are_computed_per_stage() -> None:
             }
         ]
     }
-    gates = {g.metric: g for g in evaluate(doc, SloGates(error_rate=0.01, min_achieved_ratio=0.98))}
+    gates = {g.metric: g for g in evaluate(doc, Slo(max_error_rate=0.01, min_achieved_ratio=0.98))}
     assert gates["error_rate"].value == pytest.approx(0.05) and not gates["error_rate"].passed
     assert gates["achieved_ratio"].value == pytest.approx(0.9) and not gates["achieved_ratio"].passed
     assert gates["p95"].passed and gates["p99"].passed
@@ -53,10 +54,10 @@ def test_error_rate_and_achieved_ratio_are_computed_per_stage() -> None:
 def test_step_gates_use_the_step_histograms() -> None:
     doc = _doc()
     token_p95 = doc["stages"][0]["latency"]["step:token"]["p95_ms"]
-    slo = SloGates(
+    slo = Slo(
         p95_ms=1e6,
         p99_ms=1e6,
-        error_rate=1,
+        max_error_rate=1,
         min_achieved_ratio=0,
         steps={"token": StepSlo(p95_ms=token_p95 / 2)},
     )
@@ -65,7 +66,7 @@ def test_step_gates_use_the_step_histograms() -> None:
 
 
 def test_junit_lists_every_gate_and_marks_failures() -> None:
-    gates = evaluate(_doc(), SloGates(p95_ms=0.5))
+    gates = evaluate(_doc(), Slo(p95_ms=0.5))
     root = ET.fromstring(junit_xml(gates, seconds=12.3))
     assert root.tag == "testsuite"
     assert int(root.get("tests", "0")) == len(gates)
@@ -83,8 +84,8 @@ def test_config_from_loginload_toml(tmp_path: Path) -> None:
 
 
 def test_config_from_pyproject_tool_table(tmp_path: Path) -> None:
-    (tmp_path / "pyproject.toml").write_text("[tool.loginload.slo]\nerror_rate = 0.05\n")
-    assert load_project_config(tmp_path).slo.error_rate == 0.05
+    (tmp_path / "pyproject.toml").write_text("[tool.loginload.slo]\nmax_error_rate = 0.05\n")
+    assert load_project_config(tmp_path).slo.max_error_rate == 0.05
 
 
 def test_config_errors_are_clear(tmp_path: Path) -> None:

@@ -318,7 +318,7 @@ def test_cli_report(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert _cli(["report", str(tmp_path)]) == 2
     assert "no loadtest.json" in capsys.readouterr().err
     run = make_run(tmp_path / "run")
-    assert _cli(["report", str(run), "--slo-p95-ms", "300", "--slo-error-rate", "0.02"]) == 0
+    assert _cli(["report", str(run), "--slo-p95-ms", "300", "--slo-max-error-rate", "0.02"]) == 0
     out = capsys.readouterr().out
     assert "Highest tier meeting the SLO: 10m" in out and "index.html" in out
     assert json.loads((run / "summary.json").read_text())["slo"]["max_error_rate"] == 0.02

@@ -1,0 +1,81 @@
+"""Everything ``loginload run`` / ``smoke`` will do, read and checked before anything starts.
+
+Options and config values are read by their parsers, the workload model and the whole plan are built
+once, the target is checked against the safety rule, and the plan's largest population against the
+citizens the mock holds: the embedded one (at most ``MAX_POPULATION``, and started with the plan's
+largest), or a target mock's own (its ``/health`` says). A mistake found here is one line and exit
+code 2, with no results folder made and no process started.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from argparse import Namespace
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from loadtests.options import SMOKE, rule_of, slo_of
+from loadtests.run_plan import RunPlan, check_population, largest_population, plan_from_options
+from loadtests.safety import allowed_hosts, check_target
+from loadtests.slo import Slo
+from loadtests.workload import WorkloadModel
+from loginload.project_config import load_project_config
+from loginload.run_options import resolve
+from mock_idp.population import PopulationRule
+from mock_idp.settings import MAX_POPULATION
+
+HEALTH_TIMEOUT_S = 3.0
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """A checked run: the option values (by name), the SLO, the ``[workload]`` table and the plan."""
+
+    values: Namespace
+    slo: Slo
+    plan: RunPlan
+    workload: dict[str, Any] = field(default_factory=dict)
+    label: str = ""
+
+    @property
+    def rule(self) -> PopulationRule:
+        return rule_of(self.values)
+
+    @property
+    def idp_population(self) -> int:
+        """The embedded IdP holds every citizen the plan may sign in, and no more."""
+        return largest_population(self.plan)
+
+    def generator_count(self) -> int:
+        return int(self.values.generators or max(1, os.cpu_count() or 2))
+
+
+def prepare(args: Namespace, entry: str) -> RunSettings:
+    """The run ``args`` and the config file ask for; ValueError or TargetNotAllowed say what is wrong."""
+    config = load_project_config(Path("."), args.config)
+    values = resolve(entry, args, config)
+    rule_of(values)  # the population rule's values together
+    plan = plan_from_options(values, WorkloadModel.from_mapping(config.workload))
+    if values.target:
+        check_target(values.target, allowed_hosts(values.allow_target))
+    if not values.accounts_csv:  # the generators sign in the mock's citizens by index
+        holds = target_population(values.target) if values.target else MAX_POPULATION
+        source = f"the target ({values.target}/health)" if values.target else "the mock"
+        if holds is not None:
+            check_population(plan, holds, source)
+    slo = slo_of(values, config.slo.steps)
+    return RunSettings(values, slo, plan, config.workload, "smoke" if entry == SMOKE else "")
+
+
+def target_population(target: str) -> int | None:
+    """The citizens a target mock holds, from its ``/health``; None when it does not say."""
+    try:
+        with urllib.request.urlopen(target.rstrip("/") + "/health", timeout=HEALTH_TIMEOUT_S) as r:
+            data = json.loads(r.read())
+    except (OSError, ValueError):
+        return None
+    population = data.get("population") if isinstance(data, dict) else None
+    return population if isinstance(population, int) and not isinstance(population, bool) else None
