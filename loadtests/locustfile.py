@@ -66,7 +66,7 @@ def _init(environment: Any, **_: Any) -> None:
     except ValueError as exc:
         raise SystemExit(f"loginload: error: {exc}") from None
     if isinstance(runner, MasterRunner | LocalRunner):
-        check_target(_host(environment), allowed_hosts(P.values.allow_target if P.values else []))
+        check_target(_host(environment), allowed_hosts(opts.ll_allow_target))
     if isinstance(runner, MasterRunner):
         runner.register_message(REPORT, lambda msg, **kw: _on_report(msg.node_id, msg.data))
     if isinstance(runner, WorkerRunner):
