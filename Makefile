@@ -1,11 +1,13 @@
 # loginload: `make run` ramps the population 500k -> 60m against the embedded mock IdP and writes a
-# report; `make test` runs lint, types and the test suite. Each creates the virtual environment it needs.
+# report; `make test` installs what the suite needs beyond Python (scripts/test-deps.sh: redis-server,
+# chromium; or stops with one line saying what to install), then runs lint, types and the test suite.
+# Each creates the virtual environment it needs.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run idp test lint typecheck pytest bench clean
+.PHONY: run idp test deps lint typecheck pytest bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,11 +21,15 @@ run: $(STAMP)
 idp: $(STAMP)
 	$(BIN)/loginload idp
 
-test: lint typecheck pytest
+test: deps
+	@$(MAKE) --no-print-directory lint typecheck pytest
+
+deps:
+	@PYTHON=$(PYTHON) VENV=$(VENV) scripts/test-deps.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check mock_idp loadtests reports loginload tests benchmarks
-	$(BIN)/ruff format --check mock_idp loadtests reports loginload tests benchmarks
+	$(BIN)/ruff check mock_idp loadtests reports loginload tests benchmarks scripts
+	$(BIN)/ruff format --check mock_idp loadtests reports loginload tests benchmarks scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
