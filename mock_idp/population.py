@@ -35,6 +35,8 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
+from mock_idp.config_types import typed
+
 EMAIL_DOMAIN = "citizens.loginload.test"
 _EMAIL_RE = re.compile(r"citizen(0|[1-9][0-9]{0,8})@citizens\.loginload\.test")  # one spelling per citizen
 DEFAULT_SEED = "loginload"
@@ -139,12 +141,7 @@ class PopulationRule:
         unknown = set(data) - RULE_KEYS
         if unknown:
             raise ValueError(f"unknown population rule key(s): {', '.join(sorted(unknown))}")
-        values = dict(data)
-        if "proofing_mix" in values:
-            values["proofing_mix"] = tuple(float(x) for x in values["proofing_mix"])
-        if "returning_share" in values:
-            values["returning_share"] = float(values["returning_share"])
-        return cls(**values)
+        return cls(**typed(cls, data, "[idp] "))
 
 
 RULE_KEYS = frozenset(f.name for f in fields(PopulationRule))

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mock_idp.config_types import typed
 from mock_idp.population import RULE_KEYS, PopulationRule
 
 ENV_VAR = "LOGINLOAD_IDP_SETTINGS"
@@ -67,6 +68,8 @@ class Settings:
             raise ValueError(f"http must be one of {', '.join(HTTP_PROTOCOLS)}, not {self.http!r}")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
+        if not 0 <= self.port <= 65535:
+            raise ValueError(f"port must be between 0 and 65535, not {self.port}")
 
     @property
     def issuer_url(self) -> str:
@@ -96,7 +99,7 @@ class Settings:
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown idp setting(s): {', '.join(sorted(unknown))}")
-        values = {k: v for k, v in data.items() if k not in RULE_KEYS}
+        values = typed(cls, {k: v for k, v in data.items() if k not in RULE_KEYS}, "[idp] ")
         rule = {k: v for k, v in data.items() if k in RULE_KEYS}
         if rule:
             base = values.get("population_rule", PopulationRule())
@@ -132,7 +135,7 @@ def _lifetimes(data: Any) -> Lifetimes:
     unknown = set(data) - known
     if unknown:
         raise ValueError(f"unknown lifetime(s): {', '.join(sorted(unknown))}")
-    return Lifetimes(**{k: int(v) for k, v in data.items()})
+    return Lifetimes(**typed(Lifetimes, data, "[idp.lifetimes] "))
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:
