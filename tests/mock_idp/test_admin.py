@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from loadtests.oidc_client import ClientRegistration
 from mock_idp.population import citizen
 from mock_idp.settings import Settings
-from tests.conftest import CALLBACK, TEST_RP, Idp, client_entry, open_idp
+from tests.conftest import CALLBACK, Idp, client_entry, open_idp
+from tests.mock_idp.conftest import TEST_RP
 
 TOKEN = "admin-secret-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -12,7 +12,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from loadtests.oidc_client import ClientRegistration, parse_page, pkce_pair, query_of
 from mock_idp.population import citizen
-from tests.conftest import CALLBACK, OTHER_CALLBACK, Idp, client_entry, open_idp, page_error
+from tests.conftest import CALLBACK, Idp, client_entry, open_idp
+from tests.mock_idp.conftest import OTHER_CALLBACK, page_error
 
 
 @pytest.fixture

@@ -19,20 +19,16 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from loadtests.oidc_client import ClientRegistration, parse_page, pkce_pair, query_of
+from mock_idp.jws import ASSERTION_TYPE
 from mock_idp.population import citizen
 from mock_idp.settings import Settings
-from tests.conftest import (
-    ASSERTION_TYPE,
-    CALLBACK,
-    ISSUER,
+from tests.conftest import CALLBACK, ISSUER, Idp, client_entry, open_idp
+from tests.mock_idp.conftest import (
     TEST_RP,
-    Idp,
     alg_none_jwt,
     assertion_claims,
-    client_entry,
     hs512_with_public_key,
     make_assertion,
-    open_idp,
     page_error,
     post_token,
 )

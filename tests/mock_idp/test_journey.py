@@ -7,7 +7,8 @@ import pytest
 
 from loadtests.oidc_client import parse_page, query_of
 from mock_idp.population import Citizen, PopulationRule, citizen
-from tests.conftest import CALLBACK, FakeClock, Idp, open_idp, page_error
+from tests.conftest import CALLBACK, FakeClock, Idp, open_idp
+from tests.mock_idp.conftest import page_error
 
 
 @pytest.fixture

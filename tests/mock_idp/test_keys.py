@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from loadtests.oidc_client import ClientRegistration, validate_id_token
 from mock_idp.keys import LiveKeys, rotate
 from mock_idp.settings import Settings
-from tests.conftest import CALLBACK, ISSUER, TEST_RP, Idp, client_entry, open_idp
+from tests.conftest import CALLBACK, ISSUER, Idp, client_entry, open_idp
+from tests.mock_idp.conftest import TEST_RP
 
 
 def settings_for(quick_settings: Settings, rp_key: rsa.RSAPrivateKey) -> Settings:

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Idp, page_error
+from tests.conftest import Idp
+from tests.mock_idp.conftest import page_error
 
 _ERROR_LINE = re.compile(r'^mock_idp_oauth_errors_total\{error="([^"]+)"\} (\S+)$', re.MULTILINE)
 

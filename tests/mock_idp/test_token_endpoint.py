@@ -18,20 +18,15 @@ from loadtests.oidc_client import ClientRegistration, pkce_pair, validate_id_tok
 from mock_idp.population import citizen
 from mock_idp.sealed import AuthorizationCode
 from mock_idp.settings import Settings
-from tests.conftest import (
-    CALLBACK,
-    ISSUER,
+from tests.conftest import CALLBACK, ISSUER, FakeClock, Idp, client_entry, open_idp
+from tests.mock_idp.conftest import (
     OMIT,
     OTHER_CALLBACK,
     TEST_RP,
-    FakeClock,
-    Idp,
     alg_none_jwt,
     assertion_claims,
-    client_entry,
     hs512_with_public_key,
     make_assertion,
-    open_idp,
     post_token,
 )
 

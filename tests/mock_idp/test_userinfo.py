@@ -14,7 +14,8 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from loadtests.oidc_client import ClientRegistration
 from mock_idp.population import citizen
 from mock_idp.recent_tokens import RecentTokens
-from tests.conftest import CALLBACK, ISSUER, TEST_RP, FakeClock, Idp, alg_none_jwt, client_entry, open_idp
+from tests.conftest import CALLBACK, ISSUER, FakeClock, Idp, client_entry, open_idp
+from tests.mock_idp.conftest import TEST_RP, alg_none_jwt
 
 ALL_SCOPES = (
     "openid profile profile_extended email phone landline gp_registration_details "
