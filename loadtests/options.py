@@ -308,3 +308,11 @@ def command_line(values: Mapping[str, Any]) -> list[str]:
         else:
             args += [o.flag, str(value)]
     return args
+
+
+def without_option_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """*environ* less every ``LOCUST_*`` variable of our options: a child Locust that ``loginload run``
+    starts gets the run's values on its command line only, as preflight checked them, so a variable
+    left in the user's shell cannot change a value the command line leaves to its default."""
+    names = {o.env for o in options_for(LOCUST)}
+    return {k: v for k, v in environ.items() if k not in names}

@@ -36,7 +36,8 @@ def spawn(
     separate_stderr: bool = False,
 ) -> subprocess.Popen[bytes]:
     """Start ``cmd`` in its own process group (so it and its children are stopped together), output to
-    ``log_dir/<name>.log`` (or ``<name>.out`` and ``<name>.err`` when *separate_stderr*)."""
+    ``log_dir/<name>.log`` (or ``<name>.out`` and ``<name>.err`` when *separate_stderr*); *env* is the
+    child's whole environment (default: ours)."""
     log_dir.mkdir(parents=True, exist_ok=True)
     with ExitStack() as files:  # the child keeps its own copies of the descriptors
         out = files.enter_context(open(log_dir / f"{name}.{'out' if separate_stderr else 'log'}", "wb"))
@@ -48,7 +49,7 @@ def spawn(
             stderr=err or subprocess.STDOUT,
             cwd=cwd,
             start_new_session=True,
-            env={**os.environ, **(env or {})},
+            env=os.environ if env is None else env,
         )
 
 

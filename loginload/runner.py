@@ -9,6 +9,7 @@ master measured (``loadtest.json`` is rewritten atomically every two seconds dur
 from __future__ import annotations
 
 import json
+import os
 import signal
 import time
 from datetime import UTC, datetime
@@ -16,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtests import LOCUSTFILE
-from loadtests.options import DEFAULT_CLIENT, command_line
+from loadtests.options import DEFAULT_CLIENT, command_line, without_option_env
 from loadtests.run_files import IDP_CPU, LOADTEST, RUN_META, STATUS
 from loadtests.safety import allowed_hosts, check_target
 from loginload.preflight import RunSettings
@@ -144,6 +145,7 @@ class Runner:
                 "WARNING",
             ),
             self.logs,
+            env=without_option_env(os.environ),
         )
         self.workers = [
             Child(
@@ -160,6 +162,7 @@ class Runner:
                     "WARNING",
                 ),
                 self.logs,
+                env=without_option_env(os.environ),
             )
             for i in range(n)
         ]

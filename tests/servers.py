@@ -77,10 +77,14 @@ class Process:
         return stop_group(self.proc)
 
 
-def run_cli(args: Sequence[str], cwd: Path, timeout: float = 30.0) -> subprocess.CompletedProcess[str]:
-    """Run ``loginload ARGS`` to completion (own process group, killed if it outlives *timeout*)."""
+def run_cli(
+    args: Sequence[str], cwd: Path, timeout: float = 30.0, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``loginload ARGS`` to completion (own process group, killed if it outlives *timeout*), with
+    *env* added to this process's environment."""
     proc = subprocess.Popen(
         [*loginload_command(), *args],
+        env={**os.environ, **(env or {})},
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

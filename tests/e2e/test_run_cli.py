@@ -32,13 +32,16 @@ def test_smoke_passes_writes_junit_and_summary(tmp_path: Path) -> None:
     (tmp_path / "loginload.toml").write_text("[slo.steps.token]\np95_ms = 60000\n")  # one percentile alone
     # a population rule of its own: the IdP and the generators must get the same one, or sign-ins fail
     rule = ["--idp-seed", "other", "--sms-code-mode", "derived", "--proofing-mix", "0.3,0.3,0.4"]
-    r = run_cli(["smoke", *SHORT, *rule, "--results", "results"], cwd=tmp_path, timeout=120)
+    # an option variable left in the shell must not reach the children behind preflight's back
+    stray = {"LOCUST_NO_REFRESHES": "true"}
+    r = run_cli(["smoke", *SHORT, *rule, "--results", "results"], cwd=tmp_path, timeout=120, env=stray)
     assert r.returncode == 0, r.stderr[-3000:] + r.stdout[-2000:]
     assert "loginload smoke PASSED" in r.stdout
     run = _run_dir(tmp_path / "results")
     assert "population = 1000000" in (run / "idp.toml").read_text()  # as large as the largest tier
     doc = json.loads((run / "loadtest.json").read_text())
     assert doc["stages"][0]["failures"] == {} and doc["options"]["idp_seed"] == "other"
+    assert doc["options"]["no_refreshes"] is False
     suite = ET.parse(run / "junit.xml").getroot()
     assert int(suite.get("tests", "0")) >= 5 and suite.get("failures") == "0"
     assert [c.get("name") for c in suite.iter("testcase")].count("1m: token p95") == 1

@@ -19,6 +19,7 @@ from loadtests.options import (
     options_for,
     rule_of,
     slo_of,
+    without_option_env,
 )
 from loadtests.slo import Slo
 from mock_idp.population import DEFAULT_RULE
@@ -113,3 +114,13 @@ def _locust_table() -> str:
 def test_the_readme_tables_are_generated_from_the_option_table(table) -> None:  # type: ignore[no-untyped-def]
     expected = table()
     assert expected in README.read_text(), f"README.md is out of date; its table should read:\n{expected}"
+
+
+def test_children_get_no_option_variables_but_keep_the_rest() -> None:
+    environ = {
+        "LOCUST_SHAPE": "soak",
+        "LOCUST_NO_REFRESHES": "true",
+        "LOCUST_LOGLEVEL": "INFO",
+        "PATH": "/bin",
+    }
+    assert without_option_env(environ) == {"LOCUST_LOGLEVEL": "INFO", "PATH": "/bin"}
