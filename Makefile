@@ -33,6 +33,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	$(BIN)/mypy
+	$(BIN)/mypy --follow-imports=silent scripts/deploy_state.py tests/deploy
 
 pytest: $(STAMP)
 	$(BIN)/pytest
