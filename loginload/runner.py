@@ -24,6 +24,7 @@ from loginload.preflight import RunSettings
 from loginload.processes import Child, cpu_seconds, free_port, python_module, wait_http_ok
 from loginload.progress import Progress
 from mock_idp import atomic
+from mock_idp.idp_command import without_idp_env
 
 HARNESS_FAILURE = 3
 START_DEADLINE_S = 60.0
@@ -102,7 +103,8 @@ class Runner:
             "--state-dir",
             str(state),
         )
-        self.idp = Child("idp", cmd, self.logs)
+        # the IdP gets the run's settings from its flags and idp.toml only: no stray LOGINLOAD_* variable
+        self.idp = Child("idp", cmd, self.logs, env=without_idp_env(os.environ))
         url = f"http://127.0.0.1:{port}"
         try:
             wait_http_ok(url + "/health", START_DEADLINE_S, self.idp)

@@ -10,6 +10,7 @@ import secrets
 import shutil
 import socket
 import sys
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
@@ -45,6 +46,10 @@ _FLAGS = (
 
 class UsageError(Exception):
     """A mistake the user can fix: shown as one line, exit code 2."""
+
+
+ENV_PREFIX = "LOGINLOAD_"
+_BOOLEAN = {"1": True, "true": True, "yes": True, "0": False, "false": False, "no": False}
 
 
 def register(subparsers: Any) -> None:
@@ -100,6 +105,10 @@ def register(subparsers: Any) -> None:
         "rotate-key", help="publish a new signing key; run again to sign with it (running servers follow)"
     )
     p.set_defaults(func=main)
+    p.epilog = (
+        "Every flag is also read from LOGINLOAD_<FLAG> (e.g. LOGINLOAD_STATE_DIR, LOGINLOAD_STORE, "
+        "LOGINLOAD_ACCESS_LOG=true); a flag on the command line wins, then the variable, then --config."
+    )
 
 
 def _population(text: str) -> int:
@@ -118,10 +127,56 @@ def _proofing_mix(text: str) -> tuple[float, ...]:
         ) from None
 
 
-def settings_from_args(args: argparse.Namespace) -> Settings:
-    values: dict[str, Any] = load_config_file(args.config) if args.config else {}
-    if args.config:
-        values["config"] = args.config
+_ENV_TYPES: dict[str, Callable[[str], Any]] = {
+    "port": int,
+    "workers": int,
+    "population": _population,
+    "max_inflight": int,
+    "shed_lag_ms": float,
+    "returning_share": float,
+    "proofing_mix": _proofing_mix,
+}
+
+
+def env_name(setting: str) -> str:
+    """``LOGINLOAD_<FLAG>`` (``--state-dir`` -> ``LOGINLOAD_STATE_DIR``): each flag as an environment
+    variable, for containers and Kubernetes, where a flag on the command line still wins."""
+    return f"{ENV_PREFIX}{setting.upper()}"
+
+
+def without_idp_env(environ: Mapping[str, str]) -> dict[str, str]:
+    """*environ* less the ``LOGINLOAD_<FLAG>`` variables, for an IdP whose settings are all given."""
+    names = {env_name(n) for n in (*_FLAGS, "config", "access_log")}
+    return {k: v for k, v in environ.items() if k not in names}
+
+
+def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The settings named by ``LOGINLOAD_*`` variables, read as their flags read them."""
+    values: dict[str, Any] = {}
+    for name in (*_FLAGS, "config", "access_log"):
+        text = environ.get(env_name(name))
+        if text is None:
+            continue
+        if name == "access_log":
+            if text.lower() not in _BOOLEAN:
+                raise UsageError(f"{env_name(name)}={text!r} must be one of {', '.join(_BOOLEAN)}")
+            values[name] = _BOOLEAN[text.lower()]
+            continue
+        try:
+            values[name] = _ENV_TYPES.get(name, str)(text)
+        except (ValueError, argparse.ArgumentTypeError) as exc:
+            raise UsageError(f"{env_name(name)}={text!r}: {exc}") from None
+    return values
+
+
+def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] = os.environ) -> Settings:
+    """Flags over ``LOGINLOAD_*`` variables over the ``--config`` file over the defaults."""
+    env = _from_env(environ)
+    config = args.config or env.pop("config", None)
+    values: dict[str, Any] = load_config_file(config) if config else {}
+    if config:
+        values["config"] = config
+    values.update(env)
     for name in _FLAGS:
         value = getattr(args, name, None)
         if value is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+from pathlib import Path
 
 import pytest
 
@@ -46,3 +47,39 @@ def test_citizen_follows_the_returning_share_and_mix(capsys: pytest.CaptureFixtu
 @pytest.mark.parametrize(("host", "warned"), [("127.0.0.1", False), ("localhost", False), ("0.0.0.0", True)])
 def test_the_banner_warns_beyond_loopback(host: str, warned: bool) -> None:
     assert ("beyond loopback" in banner(Settings(host=host))) is warned
+
+
+def test_environment_variables_sit_between_the_flags_and_the_config_file(tmp_path: Path) -> None:
+    config = tmp_path / "idp.toml"
+    config.write_text('[idp]\nport = 9001\nworkers = 3\nseed = "from-config"\n')
+    env = {
+        "LOGINLOAD_CONFIG": str(config),
+        "LOGINLOAD_WORKERS": "2",
+        "LOGINLOAD_SEED": "from-env",
+        "LOGINLOAD_POPULATION": "2.5m",
+        "LOGINLOAD_PROOFING_MIX": "0.2,0.3,0.5",
+        "LOGINLOAD_ACCESS_LOG": "true",
+    }
+    s = settings_from_args(parse("--seed", "from-flag"), env)
+    assert (s.port, s.workers, s.population, s.access_log) == (9001, 2, 2_500_000, True)
+    assert s.population_rule.seed == "from-flag" and s.population_rule.proofing_mix == (0.2, 0.3, 0.5)
+    assert settings_from_args(parse(), {}) == Settings()
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"LOGINLOAD_PORT": "abc"}, "LOGINLOAD_PORT='abc'"),
+        ({"LOGINLOAD_POPULATION": "5x"}, "LOGINLOAD_POPULATION='5x': bad population '5x'"),
+        ({"LOGINLOAD_ACCESS_LOG": "sometimes"}, "LOGINLOAD_ACCESS_LOG='sometimes' must be one of"),
+        ({"LOGINLOAD_SMS_CODE_MODE": "random"}, "sms_code_mode must be 'fixed' or 'derived'"),
+    ],
+)
+def test_a_bad_environment_variable_is_one_line_and_exit_2(
+    env: dict[str, str], message: str, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    assert main(parse("citizen", "1")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and message in err[0], err
