@@ -17,6 +17,7 @@ import httpx
 
 from loadtests.oidc_client import ClientRegistration, parse_page, pkce_pair, query_of
 from mock_idp.population import citizen
+from tests.servers import form_answers
 
 TIMEOUT = 10.0
 
@@ -47,18 +48,6 @@ def counters(url: str, names: list[str]) -> dict[str, float]:
     return totals
 
 
-def _answers(form: Any, index: int) -> dict[str, str]:
-    c = citizen(index)
-    data = dict(form.fields)
-    if "email" in form.inputs:
-        data.update(email=c.email, password=c.password)
-    elif "otp_code" in form.inputs:
-        data["otp_code"] = c.sms_code
-    elif "decision" in form.buttons:
-        data["decision"] = "allow"
-    return data
-
-
 def _local(base: str, url: str) -> str:
     """*url* (the issuer's name in it) sent to the host at *base* instead."""
     parts = urlsplit(url)
@@ -84,7 +73,7 @@ def login(http: httpx.Client, base: str, rp: ClientRegistration, index: int) -> 
         if r.status_code != 200:
             break
         form = parse_page(r.text).forms[0]
-        r = http.post(_local(base, urljoin(base + "/", form.action)), data=_answers(form, index))
+        r = http.post(_local(base, urljoin(base + "/", form.action)), data=form_answers(form, citizen(index)))
     if r.status_code != 302 or "code" not in query_of(r.headers["location"]):
         raise RuntimeError(f"citizen {index} on {base}: no code ({r.status_code} {r.text[:200]})")
     return query_of(r.headers["location"])["code"], verifier
