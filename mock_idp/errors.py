@@ -3,6 +3,7 @@
     OAuthError (error, description, status_code)      rendered as JSON, or redirected
     ├── InvalidRequest          400  RFC 6749 §5.2, §4.1.2.1
     ├── InvalidClient           401  RFC 6749 §5.2 (client authentication failed)
+    │   └── InvalidBasicClient       with `WWW-Authenticate: Basic`: the client tried the Authorization header
     ├── InvalidGrant            400  RFC 6749 §5.2
     ├── UnauthorizedClient      400  RFC 6749 §5.2
     ├── UnsupportedGrantType    400  RFC 6749 §5.2
@@ -15,6 +16,8 @@
     ├── InteractionRequired     400  OIDC Core §3.1.2.6 (prompt=none, but the journey needs a page)
     ├── ConsentRequired         400  OIDC Core §3.1.2.6 (prompt=none, but the citizen must consent)
     ├── InvalidToken            401  RFC 6750 §3.1 (with WWW-Authenticate)
+    │   └── NoBearerToken            no usable credential at all: `WWW-Authenticate: Bearer`, no error code
+    ├── MalformedBearer         400  RFC 6750 §3.1 `invalid_request` (with WWW-Authenticate)
     ├── InsufficientScope       403  RFC 6750 §3.1
     ├── NotFound                404  (not OAuth: unknown path / admin API off)
     ├── MethodNotAllowed        405
@@ -56,6 +59,13 @@ class InvalidRequest(OAuthError):
 class InvalidClient(OAuthError):
     error = "invalid_client"
     status_code = 401
+
+
+class InvalidBasicClient(InvalidClient):
+    """RFC 6749 §5.2: a client that tried the Authorization header gets the scheme it used back."""
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [(b"www-authenticate", b'Basic realm="token"')]
 
 
 class InvalidGrant(OAuthError):
@@ -119,6 +129,24 @@ class InvalidToken(OAuthError):
     def headers(self) -> list[tuple[bytes, bytes]]:
         value = f'Bearer error="invalid_token", error_description="{self.description}"'
         return [(b"www-authenticate", value.encode())]
+
+
+class NoBearerToken(InvalidToken):
+    """RFC 6750 §3.1: a request with no bearer credential (none at all, or another scheme) gets the
+    challenge without an error code; the body still says ``invalid_token`` for clients that read it."""
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [(b"www-authenticate", b"Bearer")]
+
+
+class MalformedBearer(OAuthError):
+    """RFC 6750 §3.1: a malformed bearer request is ``invalid_request``, with the challenge."""
+
+    error = "invalid_request"
+    status_code = 400
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [(b"www-authenticate", b'Bearer error="invalid_request"')]
 
 
 class InsufficientScope(OAuthError):

@@ -28,6 +28,7 @@ from mock_idp.claims import parse_scope
 from mock_idp.clients import Client
 from mock_idp.context import Context
 from mock_idp.errors import (
+    InvalidBasicClient,
     InvalidClient,
     InvalidGrant,
     InvalidRequest,
@@ -45,6 +46,21 @@ REVOKED = "revoked"
 LEEWAY = 30
 
 Grant = Callable[[Context, Client, dict[str, str]], dict[str, Any]]
+
+
+def _one_method(req: Request, p: dict[str, str]) -> None:
+    """RFC 6749 §2.3: a client MUST NOT use more than one authentication method in a request; one that
+    tried HTTP Basic (the only other method a client could try here) is told so in its own scheme."""
+    basic = (req.header("authorization") or "").strip().lower().startswith("basic")
+    others = [name for name in ("client_secret",) if name in p] + (["HTTP Basic"] if basic else [])
+    if others and ("client_assertion" in p or "client_assertion_type" in p):
+        raise InvalidRequest(
+            f"more than one client authentication method ({', '.join(others)} and private_key_jwt)"
+        )
+    if basic:
+        raise InvalidBasicClient("client authentication is private_key_jwt only, not HTTP Basic")
+    if others:
+        raise InvalidClient("client authentication is private_key_jwt only, not client_secret_post")
 
 
 def authenticate_client(ctx: Context, p: dict[str, str]) -> Client:
@@ -204,6 +220,7 @@ GRANTS: dict[str, Grant] = {"authorization_code": authorization_code, "refresh_t
 def token(ctx: Context, req: Request) -> Response:
     """An OAuthError raised here is rendered (and counted) by the app, like any handler's."""
     p = req.params()
+    _one_method(req, p)
     client = authenticate_client(ctx, p)
     grant_type = p.get("grant_type")
     if not grant_type:

@@ -13,7 +13,7 @@ from typing import Any
 from mock_idp import token_signing
 from mock_idp.claims import identity_claims
 from mock_idp.context import Context
-from mock_idp.errors import InsufficientScope, InvalidRequest, InvalidToken
+from mock_idp.errors import InsufficientScope, InvalidRequest, InvalidToken, MalformedBearer, NoBearerToken
 from mock_idp.http import NO_STORE, Request, Response, json_response
 from mock_idp.vectors import LEVELS
 
@@ -22,13 +22,18 @@ MAX_METADATA = 1024
 
 
 def _bearer(req: Request) -> str:
+    """RFC 6750 §2.1 and §3.1: no credential, or another scheme, is a bare challenge; an empty
+    credential an invalid token; a credential that is not one token a malformed request."""
     header = req.header("authorization")
-    if header is None:
-        raise InvalidToken("an access token is required (Authorization: Bearer ...)")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() != "bearer" or not value.strip() or " " in value.strip():
-        raise InvalidRequest("Authorization header must be 'Bearer <access token>'")
-    return value.strip()
+    scheme, _, value = (header or "").strip().partition(" ")
+    if scheme.lower() != "bearer":
+        raise NoBearerToken("an access token is required (Authorization: Bearer ...)")
+    token = value.strip()
+    if not token:
+        raise InvalidToken("the Bearer credential is empty")
+    if " " in token:
+        raise MalformedBearer("Authorization header must be 'Bearer <access token>'")
+    return token
 
 
 def _authorised(ctx: Context, req: Request) -> tuple[dict[str, Any], int]:

@@ -87,6 +87,17 @@ class Hostile:
     def redeem_with(self, assertion: str, code: str) -> httpx.Response:
         return self.token(assertion, grant_type="authorization_code", code=code, redirect_uri=CALLBACK)
 
+    def with_code_headers(self, headers: dict[str, str]) -> httpx.Response:
+        """A good assertion and a good code, plus *headers* (a second authentication method)."""
+        data = {
+            "client_assertion_type": ASSERTION_TYPE,
+            "client_assertion": self.assertion(),
+            "grant_type": "authorization_code",
+            "code": self.code(),
+            "redirect_uri": CALLBACK,
+        }
+        return self.idp.http.post("/token", data=data, headers=headers)
+
     def raw_token(self, body: bytes, headers: dict[str, str] | None = None) -> httpx.Response:
         return self.idp.http.post("/token", content=body, headers=FORM if headers is None else headers)
 
@@ -157,10 +168,11 @@ class Expect:
     status: int
     error: str
     kind: str  # "json", "redirect" or "page"
+    challenge: str | None = None  # the exact WWW-Authenticate the spec names, where it names one
 
 
-def J(status: int, error: str) -> Expect:
-    return Expect(status, error, "json")
+def J(status: int, error: str, challenge: str | None = None) -> Expect:
+    return Expect(status, error, "json", challenge)
 
 
 def R(error: str) -> Expect:
@@ -450,7 +462,59 @@ ROWS: list[tuple[str, Send, Expect]] = [
         J(400, "invalid_grant"),
     ),
     # ---- userinfo ----
-    ("userinfo-no-token", lambda h: h.userinfo(None), J(401, "invalid_token")),
+    ("userinfo-no-token", lambda h: h.userinfo(None), J(401, "invalid_token", "Bearer")),
+    (
+        "userinfo-empty-bearer",  # RFC 6750 §3.1: no usable token is a 401 with the Bearer challenge
+        lambda h: h.userinfo(None, headers={"Authorization": "Bearer "}),
+        J(401, "invalid_token", 'Bearer error="invalid_token"'),
+    ),
+    (
+        "userinfo-basic-scheme",
+        lambda h: h.userinfo(None, headers={"Authorization": "Basic " + h.tokens()["access_token"]}),
+        J(401, "invalid_token", "Bearer"),
+    ),
+    (
+        "userinfo-two-credentials",
+        lambda h: h.userinfo(None, headers={"Authorization": "Bearer a b"}),
+        J(400, "invalid_request", 'Bearer error="invalid_request"'),
+    ),
+    (
+        "token-basic-and-assertion",  # RFC 6749 §2.3: one authentication method per request
+        lambda h: h.with_code_headers({"Authorization": "Basic dGVzdDp0ZXN0"}),
+        J(400, "invalid_request"),
+    ),
+    (
+        "token-secret-and-assertion",
+        lambda h: h.token(
+            grant_type="authorization_code", code=h.code(), redirect_uri=CALLBACK, client_secret="s"
+        ),
+        J(400, "invalid_request"),
+    ),
+    (
+        "token-basic-only",  # RFC 6749 §5.2: 401 with the scheme the client used
+        lambda h: h.raw_token(
+            urlencode(
+                {"grant_type": "authorization_code", "code": h.code(), "redirect_uri": CALLBACK}
+            ).encode(),
+            {**FORM, "Authorization": "Basic dGVzdDp0ZXN0"},
+        ),
+        J(401, "invalid_client", "Basic"),
+    ),
+    (
+        "token-client-secret-post",
+        lambda h: h.raw_token(
+            urlencode(
+                {
+                    "grant_type": "authorization_code",
+                    "code": h.code(),
+                    "redirect_uri": CALLBACK,
+                    "client_id": TEST_RP,
+                    "client_secret": "s",
+                }
+            ).encode()
+        ),
+        J(401, "invalid_client"),
+    ),
     ("userinfo-garbage-token", lambda h: h.userinfo("garbage"), J(401, "invalid_token")),
     (
         "userinfo-alg-none-token",
@@ -574,6 +638,8 @@ def check(r: httpx.Response, expect: Expect) -> None:
         body = r.json()
         assert body["error"] == expect.error, body
         assert "access_token" not in body
+        if expect.challenge is not None:
+            assert r.headers.get("www-authenticate", "").startswith(expect.challenge), r.headers
 
 
 def test_the_table_is_big_enough() -> None:

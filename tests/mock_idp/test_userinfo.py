@@ -136,14 +136,31 @@ def test_sub_equals_the_id_tokens_and_post_works_too(idp: Idp) -> None:
 # ---- bearer token errors ----
 
 
-def test_missing_token_is_401_invalid_token_with_www_authenticate(idp: Idp) -> None:
-    assert_invalid_token(get(idp, None))
+def test_missing_token_is_401_with_a_bare_bearer_challenge(idp: Idp) -> None:
+    """RFC 6750 §3.1: a request with no authentication information gets no error code in the header."""
+    r = get(idp, None)
+    assert (r.status_code, r.json()["error"], r.headers["www-authenticate"]) == (
+        401,
+        "invalid_token",
+        "Bearer",
+    )
 
 
-def test_a_non_bearer_scheme_is_invalid_request(idp: Idp) -> None:
+def test_a_non_bearer_scheme_is_401_with_a_bare_bearer_challenge(idp: Idp) -> None:
     body = idp.tokens_for(idp.citizen_of_level("P9"))
     r = idp.http.get("/userinfo", headers={"Authorization": f"Basic {body['access_token']}"})
+    assert (r.status_code, r.headers["www-authenticate"]) == (401, "Bearer")
+
+
+@pytest.mark.parametrize("header", ["Bearer", "Bearer ", "bearer    "])
+def test_an_empty_bearer_credential_is_an_invalid_token(idp: Idp, header: str) -> None:
+    assert_invalid_token(idp.http.get("/userinfo", headers={"Authorization": header}))
+
+
+def test_a_credential_of_two_words_is_a_malformed_request_with_its_challenge(idp: Idp) -> None:
+    r = idp.http.get("/userinfo", headers={"Authorization": "Bearer one two"})
     assert (r.status_code, r.json()["error"]) == (400, "invalid_request")
+    assert r.headers["www-authenticate"] == 'Bearer error="invalid_request"'
 
 
 def foreign_token(key: rsa.RSAPrivateKey, kid: str, **claims: Any) -> str:
@@ -291,4 +308,8 @@ def test_patch_without_the_client_metadata_scope_is_403(idp: Idp) -> None:
 
 def test_patch_without_a_token_is_401(idp: Idp) -> None:
     r = idp.http.patch("/userinfo", content=b'{"client_user_metadata":"x"}')
-    assert_invalid_token(r)
+    assert (r.status_code, r.json()["error"], r.headers["www-authenticate"]) == (
+        401,
+        "invalid_token",
+        "Bearer",
+    )
