@@ -14,7 +14,7 @@ from loginload.report_command import register
 from reports.compare import Tolerance, compare_runs, compare_summaries, metric
 from reports.run import load_run
 from reports.summary import summarise_run
-from tests.conftest import SAMPLE_RUN as SAMPLE
+from tests.reports.conftest import make_run
 
 Doc = dict[str, Any]
 
@@ -29,15 +29,14 @@ def scaled(encoded: str, factor: float) -> str:
 
 
 def write_run(folder: Path, latency_factor: float = 1.0) -> Path:
-    doc: Doc = json.loads(SAMPLE.read_text())
-    for stage in doc["stages"]:
-        stage["histograms"] = {k: scaled(v, latency_factor) for k, v in stage["histograms"].items()}
-        for summary in stage["latency"].values():
-            for key in [k for k in summary if k.endswith("_ms")]:
-                summary[key] *= latency_factor
-    folder.mkdir(parents=True)
-    (folder / "loadtest.json").write_text(json.dumps(doc))
-    return folder
+    def scale(doc: Doc) -> None:
+        for stage in doc["stages"]:
+            stage["histograms"] = {k: scaled(v, latency_factor) for k, v in stage["histograms"].items()}
+            for summary in stage["latency"].values():
+                for key in [k for k in summary if k.endswith("_ms")]:
+                    summary[key] *= latency_factor
+
+    return make_run(folder, scale)
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ import csv
 import json
 import re
 import struct
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,22 +22,11 @@ from reports.capacity import Slo, instances_needed
 from reports.run import RunFolderError, load_run
 from reports.summary import summarise_run
 from tests.conftest import SAMPLE_RUN as SAMPLE
+from tests.reports.conftest import make_run
 
 CHART_KEYS = {"throughput", "latency", "steps", "errors", "timeseries", "cpu", "capacity"}
 
 Doc = dict[str, Any]
-
-
-def make_run(root: Path, edit: Callable[[Doc], None] | None = None, **extra: Doc) -> Path:
-    """A run folder holding the sample's loadtest.json (optionally edited) and extra JSON files."""
-    root.mkdir(parents=True)
-    doc = json.loads(SAMPLE.read_text())
-    if edit:
-        edit(doc)
-    (root / "loadtest.json").write_text(json.dumps(doc))
-    for name, value in extra.items():
-        (root / f"{name}.json").write_text(json.dumps(value))
-    return root
 
 
 @pytest.fixture(scope="module")
