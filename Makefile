@@ -28,8 +28,8 @@ deps:
 	@PYTHON=$(PYTHON) VENV=$(VENV) scripts/test-deps.sh
 
 lint: $(STAMP)
-	$(BIN)/ruff check mock_idp loadtests reports loginload tests benchmarks scripts
-	$(BIN)/ruff format --check mock_idp loadtests reports loginload tests benchmarks scripts
+	$(BIN)/ruff check mock_idp loadtests reports loginload tests benchmarks examples scripts
+	$(BIN)/ruff format --check mock_idp loadtests reports loginload tests benchmarks examples scripts
 
 typecheck: $(STAMP)
 	$(BIN)/mypy

@@ -48,3 +48,16 @@ def test_the_walk_sees_every_package_and_catches_an_upward_import(tmp_path: Path
     probe = tmp_path / "probe.py"
     probe.write_text("def f():\n    from reports.build import build_report\n")
     assert _imported_packages(probe) == [(2, "reports")]
+
+
+def test_the_demo_service_speaks_only_http_to_the_idp() -> None:
+    """examples/ is a relying party a team copies: it imports nothing of loginload's, so all it knows of
+    the mock is what NHS login's interface says (any package may import it, e.g. to start it)."""
+    ours = [
+        f"{path.relative_to(ROOT)}:{line} imports {name}"
+        for path in _modules("examples")
+        for line, name in _imported_packages(path)
+    ]
+    assert _modules("examples") and not ours, "the demo service imports loginload's packages:\n" + "\n".join(
+        ours
+    )
