@@ -1,6 +1,6 @@
 """Server CPU per complete login, beside the RS512 signature floor measured in the same run.
 
-    python -m benchmarks.idp_cpu [--logins 1000] [--connections 8] [--workers 1]
+    python -m benchmarks.idp_cpu [--logins 1000] [--connections 8] [--workers 1] [--store redis://...]
 
 A real ``loginload idp`` server (pinned to core 0 when taskset is available) serves complete logins
 from a lean driver (``benchmarks/login_driver.py``, pinned to core 1, cheap enough to keep the server
@@ -12,6 +12,11 @@ number. The floor is the two RS512 signatures a login needs (ID token and
 access token), timed with ``time.process_time`` in this process with a 2048-bit key, on the server's
 core between rounds (while the servers are idle), so both figures come from one core. Then the server is
 restarted at population 500k and 60m to show its memory does not depend on the population.
+
+With ``--store redis://HOST:PORT/DB`` the server keeps its single-use state in that Redis (start one
+yourself, e.g. pinned to core 1 beside the driver), and each round also reads Redis's own ``INFO
+commandstats`` and ``INFO cpu`` before and after: Redis commands per login, by command, and
+redis-server CPU (user+sys of its main process, as Redis counts it) per 1,000 logins.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ class Server:
         population: str,
         core: str | None,
         protocol: str = "inline",
+        store: str = "sqlite",
     ) -> None:
         cmd = [
             sys.executable,
@@ -70,6 +76,8 @@ class Server:
             population,
             "--http",
             protocol,
+            "--store",
+            store,
             "--returning-share",
             "1",  # everyone has consented before: the steady state, a 5-request journey
         ]
@@ -152,6 +160,24 @@ class Rounds:
     busy: list[float] = field(default_factory=list)
     signing: list[float] = field(default_factory=list)
     per_signature: list[float] = field(default_factory=list)
+    redis_ops: list[dict[str, float]] = field(default_factory=list)  # commands a login, by command
+    redis_cpu: list[float] = field(default_factory=list)  # redis-server CPU seconds a login
+
+
+def redis_counters(url: str | None) -> tuple[dict[str, int], float]:
+    """(calls by command, CPU seconds of redis-server) from Redis's own INFO, or empty without Redis."""
+    if url is None:
+        return {}, 0.0
+    import redis  # only with --store redis://
+
+    client = redis.Redis.from_url(url)
+    try:
+        stats = client.info("commandstats")
+        cpu = client.info("cpu")
+    finally:
+        client.close()
+    calls = {name.removeprefix("cmdstat_"): int(v["calls"]) for name, v in stats.items()}
+    return calls, float(cpu["used_cpu_user"]) + float(cpu["used_cpu_sys"])
 
 
 def slice_of(round_no: int, logins: int) -> list[int]:
@@ -168,10 +194,16 @@ def measure_round(
     indexes = slice_of(round_no, args.logins)
     jobs = signed_jobs(server.port, rp, indexes)  # outside the measured window, as is /metrics
     signed0, signing0 = signing_counters(server.port)
+    calls0, rcpu0 = redis_counters(args.redis)
     before, start = cpu_seconds(server.pid), time.monotonic()
     run_logins(server.port, rp, jobs, args.connections, args.drivers)
     used, wall = cpu_seconds(server.pid) - before, time.monotonic() - start
+    calls1, rcpu1 = redis_counters(args.redis)
     signed1, signing1 = signing_counters(server.port)
+    if args.redis is not None:  # INFO itself is counted: leave out the command the benchmark sent
+        ops = {c: (n - calls0.get(c, 0)) / len(indexes) for c, n in calls1.items() if c != "info"}
+        into.redis_ops.append({c: v for c, v in ops.items() if v > 0})
+        into.redis_cpu.append((rcpu1 - rcpu0) / len(indexes))
     into.per_login.append(used / len(indexes))
     into.busy.append(used / wall)
     into.signing.append((signing1 - signing0) / len(indexes))
@@ -188,7 +220,8 @@ def measure_cpu(args: argparse.Namespace, tmp: Path) -> None:
     try:
         for proto in args.protocols:
             port = free_port()
-            servers[proto] = (Server(tmp / proto, port, args.workers, "60m", "0", proto), _rp(tmp / proto))
+            server = Server(tmp / proto, port, args.workers, "60m", "0", proto, args.store)
+            servers[proto] = (server, _rp(tmp / proto))
             rp = servers[proto][1]
             jobs = signed_jobs(port, rp, slice_of(-1, args.logins))
             run_logins(port, rp, jobs, args.connections, args.drivers)  # warm: imports, caches, store
@@ -228,9 +261,25 @@ def report(args: argparse.Namespace, rounds: dict[str, Rounds], signatures: list
             f"{statistics.median(r.signing) * 1000:.2f} ms a login"
         )
         print(f"  ratio to the PyJWT floor    : {per_login / floor:.2f}x (below; it moves with that floor)")
+        if r.redis_ops:
+            report_redis(r)
     print(
         f"RS512 signature alone (PyJWT) : {sig * 1000:.3f} ms -> {floor * 1000:.2f} ms for two (median of "
         f"{len(signatures)} batches on the server's core between rounds: {_ms(signatures)} ms)"
+    )
+
+
+def report_redis(r: Rounds) -> None:
+    per_round = [sum(ops.values()) for ops in r.redis_ops]
+    names = sorted({c for ops in r.redis_ops for c in ops})
+    by_command = ", ".join(f"{c} {statistics.median(o.get(c, 0.0) for o in r.redis_ops):.2f}" for c in names)
+    print(
+        f"  Redis commands per login    : {statistics.median(per_round):.2f} ({by_command}; rounds "
+        f"{', '.join(f'{x:.2f}' for x in per_round)}) from INFO commandstats"
+    )
+    print(
+        f"  redis-server CPU            : {statistics.median(r.redis_cpu) * 1e6:.0f} ms per 1,000 logins "
+        f"(rounds {', '.join(f'{x * 1e6:.0f}' for x in r.redis_cpu)}) from INFO cpu (user+sys)"
     )
 
 
@@ -271,9 +320,13 @@ def main() -> int:
         default=["inline"],
         help="comma-separated --http values to measure side by side, e.g. inline,httptools",
     )
+    p.add_argument(
+        "--store", default="sqlite", help="the server's --store; with redis://... Redis's own counters too"
+    )
     p.add_argument("--memory-logins", type=int, default=500)
     p.add_argument("--skip-memory", action="store_true")
     args = p.parse_args()
+    args.redis = args.store if args.store.startswith("redis://") else None
     tmp = Path(tempfile.mkdtemp(prefix="loginload-bench-"))
     if shutil.which("taskset"):
         os.sched_setaffinity(0, {1 % (os.cpu_count() or 1)})

@@ -1,15 +1,20 @@
 """``loginload plan``: print the workload model's table (population tier -> logins/s, requests/s,
-concurrency) and the assumptions behind it; a bad config is one line on stderr and exit code 2."""
+concurrency, and the launch-day row) and the assumptions behind it; ``--sizing`` prints how many IdP
+replicas, Locust workers and Redis each tier needs (``loadtests/sizing.py``), its per-core figures
+overridable from the config's ``[sizing]`` table or from flags generated from the same dataclass. A
+bad config or figure is one line on stderr and exit code 2."""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
-from loadtests.plan_table import plan_dict, render_plan
+from loadtests.plan_table import plan_dict, render_plan, render_sizing, sizing_dict
 from loadtests.shapes import RAMP_TIERS, parse_tiers
+from loadtests.sizing import SizingFigures, figures_from_toml
 from loadtests.workload import model_from_toml
 
 
@@ -24,14 +29,31 @@ def run_plan(args: argparse.Namespace) -> int:
     """Handler for ``loginload plan``; a bad config is one line on stderr and exit code 2."""
     try:
         model = model_from_toml(args.config)
+        if args.sizing:
+            figures = figures_from_toml(args.config, _figure_flags(args))
     except ValueError as exc:
         print(f"loginload plan: error: {exc}", file=sys.stderr)
         return 2
-    if args.json:
+    if args.sizing:
+        if args.json:
+            print(json.dumps(sizing_dict(model, args.tiers, figures), indent=2))
+        else:
+            print(render_sizing(model, args.tiers, figures))
+    elif args.json:
         print(json.dumps(plan_dict(model, args.tiers), indent=2))
     else:
         print(render_plan(model, args.tiers))
     return 0
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _figure_flags(args: argparse.Namespace) -> dict[str, float]:
+    """The sizing figures given as flags (they win over the config's [sizing] table)."""
+    names = (f.name for f in dataclasses.fields(SizingFigures))
+    return {n: getattr(args, n) for n in names if getattr(args, n) is not None}
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -52,4 +74,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--config", type=Path, default=None, metavar="PATH", help="TOML file; its [workload] table overrides"
     )
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
+    parser.add_argument(
+        "--sizing",
+        action="store_true",
+        help="print IdP replicas, Locust workers and Redis per tier and launch surge (docs/scaling.md)",
+    )
+    figures = parser.add_argument_group("sizing figures (with --sizing; override the config's [sizing])")
+    for f in dataclasses.fields(SizingFigures):
+        figures.add_argument(
+            _flag(f.name),
+            type=float,
+            default=None,
+            metavar="N",
+            help=f"default {f.default:g}: {f.metadata['why']}".replace("%", "%%"),
+        )
     parser.set_defaults(func=run_plan)

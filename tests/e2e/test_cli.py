@@ -124,6 +124,27 @@ def test_plan_prints_the_tier_table(tmp_path: Path) -> None:
     low, high = (float(r[1].replace(",", "")) for r in rows)
     assert high > low > 0, "logins/s grow with the population"
     assert "Assumptions:" in result.stdout
+    assert any(line.split()[:2] == ["60m(x10)", "1,250.00"] for line in lines), "the launch-day row"
+
+
+def test_plan_sizing_prints_replicas_workers_and_redis(tmp_path: Path) -> None:
+    config = tmp_path / "loginload.toml"
+    config.write_text("[sizing]\nidp_workers_per_replica = 4\n")
+    result = run_cli(["plan", "--sizing", "--tiers", "60m", "--config", str(config)], cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    header = next(line.split() for line in result.stdout.splitlines() if line.split()[:1] == ["tier"])
+    assert header[:2] == ["tier", "logins/s"] and "replicas" in header
+    assert "60m(x95)" in result.stdout and "idp_workers_per_replica = 4" in result.stdout
+    as_json = run_cli(["plan", "--sizing", "--json", "--tiers", "60m"], cwd=tmp_path)
+    assert [r["label"] for r in json.loads(as_json.stdout)["rows"]] == ["60m", "60m(x10)", "60m(x95)"]
+
+
+def test_plan_sizing_bad_figure_is_one_line_and_exit_2(tmp_path: Path) -> None:
+    config = tmp_path / "loginload.toml"
+    config.write_text("[sizing]\nidp_login_ms = 'fast'\n")
+    args = ["plan", "--sizing", "--config", str(config)]
+    assert_one_line_error(run_cli(args, cwd=tmp_path), "idp_login_ms='fast' must be a number")
+    assert_one_line_error(run_cli(["plan", "--sizing", "--signature-ms", "-1"], cwd=tmp_path), "signature_ms")
 
 
 def signing_kid(server_dir: Path, index: int) -> tuple[str, set[str]]:
