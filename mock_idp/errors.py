@@ -20,7 +20,7 @@
     ├── MalformedBearer         400  RFC 6750 §3.1 `invalid_request` (with WWW-Authenticate)
     ├── InsufficientScope       403  RFC 6750 §3.1
     ├── NotFound                404  (not OAuth: unknown path / admin API off)
-    ├── MethodNotAllowed        405
+    ├── MethodNotAllowed        405  with `Allow` (RFC 9110 §15.5.6)
     ├── PayloadTooLarge         413
     └── TemporarilyUnavailable  503  RFC 6749 §4.1.2.1 (load shedding, with Retry-After)
 
@@ -163,8 +163,17 @@ class NotFound(OAuthError):
 
 
 class MethodNotAllowed(OAuthError):
+    """RFC 9110 §15.5.6: a 405 names the methods the resource does allow, in ``Allow``."""
+
     error = "invalid_request"
     status_code = 405
+
+    def __init__(self, description: str = "", allow: tuple[str, ...] = ()) -> None:
+        super().__init__(description)
+        self.allow = allow
+
+    def headers(self) -> list[tuple[bytes, bytes]]:
+        return [(b"allow", ", ".join(self.allow).encode())]
 
 
 class PayloadTooLarge(OAuthError):

@@ -284,7 +284,7 @@ class App:
                 raise TemporarilyUnavailable("server is shedding load; retry shortly", retry_after=1)
             handler = methods.get(method)
             if handler is None:
-                raise MethodNotAllowed(f"{method} is not allowed here")
+                raise MethodNotAllowed(f"{method} is not allowed here", tuple(methods))
             if oversized or len(body) > self.max_body:
                 raise PayloadTooLarge(f"request body larger than {self.max_body} bytes")
             response = handler(Request(method, path, query, headers, body, self.max_param_length))

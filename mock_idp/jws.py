@@ -87,6 +87,8 @@ def parse(token: str) -> Jws:
         raw = token.encode("ascii")
     except UnicodeEncodeError:
         raise JwsError("token is not ASCII") from None
+    if b"=" in raw:  # RFC 7515 §2: no padding, so a JWS has one spelling (and one jti replay check)
+        raise JwsError("base64url with padding")
     parts = raw.split(b".")
     if len(parts) != 3:
         raise JwsError("not a compact JWS (three dot-separated parts)")

@@ -76,6 +76,8 @@ def authenticate_client(ctx: Context, p: dict[str, str]) -> Client:
         raise InvalidClient(f"client_assertion is not a well-formed JWT: {exc}") from None
     if parsed.header.get("alg") != "RS512":
         raise InvalidClient("client_assertion must be signed with RS512")
+    if "crit" in parsed.header:  # RFC 7515 §4.1.11: no extension is understood here, so none is met
+        raise InvalidClient("client_assertion has a crit header this server does not understand")
     claims = parsed.claims
     client = ctx.clients.get(str(claims.get("iss")))
     if client is None:

@@ -33,7 +33,20 @@ def _bearer(req: Request) -> str:
         raise InvalidToken("the Bearer credential is empty")
     if " " in token:
         raise MalformedBearer("Authorization header must be 'Bearer <access token>'")
+    if _sent_elsewhere(req):
+        raise MalformedBearer("the access token was sent by more than one method (RFC 6750 §2)")
     return token
+
+
+def _sent_elsewhere(req: Request) -> bool:
+    """An ``access_token`` query or form parameter (RFC 6750 §2.2, §2.3: methods this server does not
+    offer, but a second one beside the header all the same). Parsed only when the name is there."""
+    if b"access_token" not in req.query_string and b"access_token" not in req.body:
+        return False
+    try:
+        return "access_token" in req.multi_params()
+    except InvalidRequest:
+        return False
 
 
 def _authorised(ctx: Context, req: Request) -> tuple[dict[str, Any], int]:
