@@ -71,10 +71,10 @@ class SizingFigures:
         " round trip per command, no pipelining",
     )
     master_ms_per_worker_s: float = _figure(
-        0.57,
-        "Locust master CPU per worker per second: 0.24 ms measured merging one worker's report of 12"
-        " HdrHistograms (loadtests.stats.Aggregate, one a second) + 0.33 ms assumed, not measured, for"
-        " Locust's own stats report every 3 s",
+        0.81,
+        "Locust master CPU per worker per second: 0.55 ms measured at light load (heartbeats, Locust's"
+        " stats, loginload's report; 0.52 and 0.58 in two runs of python -m benchmarks.master_cpu) + 0.26"
+        " ms merging a busy worker's report of 12 HdrHistograms (the same command)",
     )
     idp_target_utilisation: float = _figure(
         0.6, "a worker's share of its core at the SLO: queueing delay grows fast past ~60%", _SHARE
