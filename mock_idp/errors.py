@@ -3,7 +3,8 @@
     OAuthError (error, description, status_code)      rendered as JSON, or redirected
     ├── InvalidRequest          400  RFC 6749 §5.2, §4.1.2.1
     ├── InvalidClient           401  RFC 6749 §5.2 (client authentication failed)
-    │   └── InvalidBasicClient       with `WWW-Authenticate: Basic`: the client tried the Authorization header
+    │   └── InvalidBasicClient       with `WWW-Authenticate: <the scheme it used>`: the client tried the
+    │                                Authorization header (Basic, or any other scheme)
     ├── InvalidGrant            400  RFC 6749 §5.2
     ├── UnauthorizedClient      400  RFC 6749 §5.2
     ├── UnsupportedGrantType    400  RFC 6749 §5.2
@@ -38,6 +39,8 @@ error response is counted, and none twice. A new error is a subclass here: the t
 
 from __future__ import annotations
 
+import re
+
 
 class OAuthError(Exception):
     error = "server_error"
@@ -62,10 +65,18 @@ class InvalidClient(OAuthError):
 
 
 class InvalidBasicClient(InvalidClient):
-    """RFC 6749 §5.2: a client that tried the Authorization header gets the scheme it used back."""
+    """RFC 6749 §5.2: a client that tried the Authorization header gets the scheme it used back
+    (``Basic`` when what it sent is not an RFC 9110 token: nothing the client sent is echoed raw)."""
+
+    def __init__(self, description: str = "", scheme: str = "Basic") -> None:
+        super().__init__(description)
+        self.scheme = scheme if _TOKEN.fullmatch(scheme) else "Basic"
 
     def headers(self) -> list[tuple[bytes, bytes]]:
-        return [(b"www-authenticate", b'Basic realm="token"')]
+        return [(b"www-authenticate", f'{self.scheme} realm="token"'.encode())]
+
+
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]{1,32}")
 
 
 class InvalidGrant(OAuthError):

@@ -50,15 +50,18 @@ Grant = Callable[[Context, Client, dict[str, str]], dict[str, Any]]
 
 def _one_method(req: Request, p: dict[str, str]) -> None:
     """RFC 6749 §2.3: a client MUST NOT use more than one authentication method in a request; one that
-    tried HTTP Basic (the only other method a client could try here) is told so in its own scheme."""
-    basic = (req.header("authorization") or "").strip().lower().startswith("basic")
-    others = [name for name in ("client_secret",) if name in p] + (["HTTP Basic"] if basic else [])
+    tried the Authorization header (HTTP Basic, or any scheme) is told so in its own scheme (§5.2)."""
+    header = req.header("authorization")
+    scheme = header.strip().partition(" ")[0] if header else ""
+    others = [name for name in ("client_secret",) if name in p] + ([f"HTTP {scheme[:20]}"] if header else [])
     if others and ("client_assertion" in p or "client_assertion_type" in p):
         raise InvalidRequest(
             f"more than one client authentication method ({', '.join(others)} and private_key_jwt)"
         )
-    if basic:
-        raise InvalidBasicClient("client authentication is private_key_jwt only, not HTTP Basic")
+    if header:
+        raise InvalidBasicClient(
+            "client authentication is private_key_jwt only, not HTTP authentication", scheme
+        )
     if others:
         raise InvalidClient("client authentication is private_key_jwt only, not client_secret_post")
 

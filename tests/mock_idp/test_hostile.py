@@ -1081,6 +1081,18 @@ ROWS += [
         lambda h: h.with_code_headers({"Authorization": "basic dGVzdDp0ZXN0"}),
         J(400, "invalid_request"),
     ),
+    *[  # RFC 6749 §5.2: any Authorization-header attempt is 401 in the scheme the client used
+        (
+            f"token-authorization-{n}",
+            lambda h, v=v: h.raw_token(b"grant_type=refresh_token", {**FORM, "Authorization": v}),
+            J(401, "invalid_client", c),
+        )
+        for n, v, c in (
+            ("bearer", "Bearer abc", "Bearer"),
+            ("digest", "Digest username=x", "Digest"),
+            ("not-a-token-scheme", "B@sic x", "Basic"),
+        )
+    ],
     # ---- userinfo (RFC 6750 §2, §3; OIDC Core §5.3.3) ----
     (
         "userinfo-token-in-query-only",
