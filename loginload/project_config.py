@@ -7,6 +7,7 @@ Looked up in the current directory: ``loginload.toml`` first, else the ``[tool.l
     [run]            the options of ``loginload run`` (``loadtests.options``: shape, stage_seconds, ...)
     [smoke]          the same, for the CI smoke test
     [workload]       workload-model overrides (docs/workload-model.md)
+    [sizing]         per-core figures of ``loginload plan --sizing`` (docs/scaling.md); checked here too
 
 Every value is read by its option's parser when the file is loaded, so a typo or a bad value is one
 clear error naming the file, the table and the key, before anything starts.
@@ -23,6 +24,7 @@ from typing import Any
 
 from loadtests.option_types import positive
 from loadtests.options import RUN, SLO_OPTIONS, SMOKE, Option, options_for, slo_of
+from loadtests.sizing import SizingFigures
 from loadtests.slo import Slo, StepSlo
 from loadtests.workload import WorkloadModel
 
@@ -51,7 +53,7 @@ def load_project_config(directory: Path = Path("."), explicit: str | None = None
         table = _read(directory / "pyproject.toml").get("tool", {}).get("loginload")
         if table is not None:
             path, data = directory / "pyproject.toml", table
-    known = {"slo", "run", "smoke", "workload"}
+    known = {"slo", "run", "smoke", "workload", "sizing"}
     if unknown := set(data) - known:
         raise ValueError(
             f"{path}: unknown table(s) {', '.join(sorted(unknown))}; known: {', '.join(sorted(known))}"
@@ -62,6 +64,10 @@ def load_project_config(directory: Path = Path("."), explicit: str | None = None
         WorkloadModel.from_mapping(workload)
     except ValueError as exc:
         raise ValueError(f"{where} [workload]: {exc}") from None
+    try:  # read by `loginload plan --sizing`; a shared file must not hide a typo in it until then
+        SizingFigures.from_mapping(_table(data, "sizing", where))
+    except ValueError as exc:
+        raise ValueError(f"{where} [sizing]: {exc}") from None
     return ProjectConfig(
         path=path,
         slo=_slo(_table(data, "slo", where), where),

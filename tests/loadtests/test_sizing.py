@@ -24,6 +24,7 @@ from loadtests.sizing import (
 )
 from loadtests.workload import TierRates, WorkloadModel
 from loginload.plan_command import register
+from loginload.project_config import load_project_config
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "scaling.md"
 
@@ -196,3 +197,11 @@ def test_docs_table_is_what_the_defaults_compute() -> None:
     m = re.search(r"<!-- sizing-table -->\n(.*?)\n<!-- /sizing-table -->", doc, re.DOTALL)
     assert m is not None, "docs/scaling.md has lost its table markers"
     assert m.group(1) == sizing_markdown(sizing_rows(WorkloadModel(), RAMP_TIERS))
+
+
+def test_a_run_config_may_hold_the_sizing_table_and_its_mistakes_are_caught(tmp_path: Path) -> None:
+    (tmp_path / "loginload.toml").write_text("[sizing]\nidp_login_ms = 1.5\n")
+    assert load_project_config(tmp_path).path == tmp_path / "loginload.toml"
+    (tmp_path / "loginload.toml").write_text("[sizing]\nidp_logn_ms = 1.5\n")
+    with pytest.raises(ValueError, match=r"\[sizing\]: unknown sizing figure 'idp_logn_ms'"):
+        load_project_config(tmp_path)
