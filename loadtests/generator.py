@@ -26,6 +26,8 @@ from loadtests.arrivals import REFRESH, Arrival, arrivals
 from loadtests.journeys import JourneyFailed, JourneyRunner, Provider, SharedState
 from loadtests.oidc_client import ClientRegistration
 from loadtests.options import rule_of
+from loadtests.rp_journeys import RpJourneyRunner
+from loadtests.rp_target import RpTarget
 from loadtests.run_plan import RunPlan
 from loadtests.safety import check_target
 from loadtests.workload import Journey
@@ -54,9 +56,11 @@ class Generator:
     finished: bool = False
     provider: Provider | None = None
     accounts: Any = None
+    rp: RpTarget | None = None  # relying-party mode: the service's sign-in, checks and pages
 
     def __post_init__(self) -> None:
         o = self.opts
+        self.rp = RpTarget.from_values(o)
         if o.accounts_csv:
             self.accounts = CsvAccounts(o.accounts_csv)
         else:  # the rule the embedded IdP was started with (loginload run passes both the same values)
@@ -71,7 +75,10 @@ class Generator:
             if key not in meta:
                 raise ValueError(f"discovery document has no {key}")
             check_target(meta[key], self.allowed)
-        rp = ClientRegistration.from_dev_client(self.opts.client_config)
+        # in relying-party mode the service is the client: the generator holds no registration
+        rp = None if self.rp else ClientRegistration.from_dev_client(self.opts.client_config)
+        if self.rp:
+            check_target(self.rp.start, self.allowed)
         self.provider = Provider(
             issuer=meta["issuer"],
             authorization_endpoint=meta["authorization_endpoint"],
@@ -95,7 +102,7 @@ class Generator:
             count,
             o.arrivals,
             o.seed,
-            refreshes=not o.no_refreshes,
+            refreshes=not o.no_refreshes and self.rp is None,  # a service refreshes its own tokens
         ):
             due = t0 + a.at
             delay = due - time.time()
@@ -140,10 +147,27 @@ class Generator:
         try:
             if self.provider is None:
                 raise JourneyFailed("discovery", "the provider could not be discovered")
-            runner = JourneyRunner(
-                client, self.provider, self.shared, rng, lambda name, s: latency(stage, f"step:{name}", s)
-            )
-            outcome = self._run(runner, a, rng)
+
+            def record(name: str, seconds: float) -> None:
+                latency(stage, f"step:{name}", seconds)
+
+            if self.rp is not None:
+                outcome = self._run_rp(
+                    RpJourneyRunner(
+                        client,
+                        self.provider,
+                        self.shared,
+                        rng,
+                        record,
+                        self.rp,
+                        self.allowed,
+                        getattr(self.accounts, "fixed_sms_code", ""),
+                    ),
+                    a,
+                    rng,
+                )
+            else:
+                outcome = self._run(JourneyRunner(client, self.provider, self.shared, rng, record), a, rng)
         except JourneyFailed as exc:
             exception = exc
             rec.failure(stage, exc.check)
@@ -181,6 +205,26 @@ class Generator:
             if not isinstance(self.accounts, MockPopulation):
                 raise JourneyFailed("registration_unsupported", "registration needs the mock's fixed codes")
             return runner.register(self.accounts.fixed_sms_code)
+        account = self.accounts.pick(
+            rng,
+            population,
+            first_visit=a.kind == Journey.FIRST_VISIT_CONSENT,
+            uplift=a.kind == Journey.UPLIFT,
+        )
+        return runner.login(a.kind, account)
+
+    def _run_rp(self, runner: RpJourneyRunner, a: Arrival, rng: random.Random) -> str:
+        """The same journey variants, between the service's sign-in and its callback."""
+        population = self.plan.stages[a.stage].population
+        if a.kind == Journey.REMEMBERED_DEVICE and (device := self.shared.any_device(rng)) is not None:
+            index, cookies = device  # with its NHS login session too: it may be sent straight back
+            return runner.login(a.kind, self.accounts.account(index), cookies)
+        if a.kind == Journey.REMEMBERED_DEVICE:
+            return runner.login(Journey.FULL_LOGIN, self.accounts.pick(rng, population))
+        if a.kind == Journey.REGISTRATION:
+            if not isinstance(self.accounts, MockPopulation):
+                raise JourneyFailed("registration_unsupported", "registration needs the mock's fixed codes")
+            return runner.login(a.kind, None)
         account = self.accounts.pick(
             rng,
             population,

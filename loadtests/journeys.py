@@ -54,10 +54,16 @@ class Provider:
     token_endpoint: str
     userinfo_endpoint: str
     jwks: dict[str, Any]
-    rp: ClientRegistration
+    rp: ClientRegistration | None  # None in relying-party mode: the service is the relying party
     scope: str = "openid profile email phone"
     vtr: str = '["P9.Cp.Cd","P5.Cp.Cd","P0.Cp.Cd"]'
     uplift_vtr: str = '["P9.Cp.Cd"]'
+
+    @property
+    def client(self) -> ClientRegistration:
+        if self.rp is None:
+            raise JourneyFailed("no_client", "the generator has no relying-party registration")
+        return self.rp
 
 
 @dataclass
@@ -93,11 +99,13 @@ class SharedState:
 class Step:
     """Run one HTTP request under Locust's stats, check it, and time it for our histograms."""
 
-    def __init__(self, client: Client, record: Any) -> None:
+    def __init__(self, client: Client, record: Any, prefix: str = "") -> None:
         self.client = client
         self.record = record  # callable(name, seconds)
+        self.prefix = prefix  # "idp:" in relying-party mode, where the service's steps are "rp:..."
 
     def __call__(self, name: str, method: str, url: str, expect: tuple[int, ...], **kw: Any) -> Any:
+        name = self.prefix + name
         start = time.perf_counter()
         with self.client.request(
             method, url, name=name, catch_response=True, allow_redirects=False, **kw
@@ -127,28 +135,30 @@ def _page(r: Any, step: str) -> Page:
 
 class JourneyRunner:
     def __init__(
-        self, client: Client, provider: Provider, shared: SharedState, rng: random.Random, record: Any
+        self,
+        client: Client,
+        provider: Provider,
+        shared: SharedState,
+        rng: random.Random,
+        record: Any,
+        prefix: str = "",
     ):
         self.client = client
         self.provider = provider
         self.shared = shared
         self.rng = rng
-        self.step = Step(client, record)
+        self.step = Step(client, record, prefix)
 
     # -- the login journey ---------------------------------------------------------------------------
     def _authorize_url(self, kind: str, cookies: list[Any] | None) -> tuple[str, str, str, str]:
         """A fresh browser (only *cookies* kept) and this journey's authorize URL, state, nonce, verifier."""
         p = self.provider
-        jar = getattr(self.client, "cookiejar", None)
-        if jar is not None:
-            jar.clear()
-            for c in cookies or ():
-                jar.set_cookie(c)
+        self.fresh_browser(cookies)
         verifier, challenge = pkce_pair()
         state, nonce = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
         query = {
-            "client_id": p.rp.client_id,
-            "redirect_uri": p.rp.redirect_uri,
+            "client_id": p.client.client_id,
+            "redirect_uri": p.client.redirect_uri,
             "response_type": "code",
             "scope": p.scope,
             "state": state,
@@ -164,12 +174,27 @@ class JourneyRunner:
         """Walk one journey; returns the outcome ("completed" or "abandoned"); raises JourneyFailed."""
         url, state, nonce, verifier = self._authorize_url(kind, cookies)
         r = self.step("authorize", "GET", url, (200,))
+        final = self.sign_in(kind, account, r, url)
+        if final is None:
+            return "abandoned"
+        return self._redeem(kind, account, final, state, nonce, verifier)
+
+    def fresh_browser(self, cookies: list[Any] | None) -> None:
+        """A new browser: an empty cookie jar but for *cookies* (a remembered device's)."""
+        jar = getattr(self.client, "cookiejar", None)
+        if jar is not None:
+            jar.clear()
+            for c in cookies or ():
+                jar.set_cookie(c)
+
+    def sign_in(self, kind: str, account: Account, r: Any, url: str) -> Any | None:
+        """From the sign-in page *r* (at *url*) to the provider's redirect back; None if abandoned."""
         page = _page(r, "authorize")
         form = page.form("password")
         if form is None:
             raise JourneyFailed("sign_in_form", f"no password form on {page.title!r}")
         if kind == Journey.ABANDONED:
-            return "abandoned"
+            return None
         action = urljoin(url, form.action)
         if kind == Journey.WRONG_PASSWORD:
             bad = dict(form.fields, email=account.email, password=account.password + "x")
@@ -178,14 +203,18 @@ class JourneyRunner:
                 raise JourneyFailed("wrong_password_not_refused", "the provider did not report an error")
         data = dict(form.fields, email=account.email, password=account.password)
         r = self.step("sign_in", "POST", action, (200, 302), data=urlencode(data), headers=FORM)
-        r = self._through_pages(kind, account, r, action)
-        return self._redeem(kind, account, r, state, nonce, verifier)
+        return self._through_pages(kind, account, r, action)
 
     def register(self, code: str) -> str:
         """Create an account from the sign-in page ("Create an NHS login"), then finish the journey as
         that new citizen. *code* is the provider's email and SMS code (the mock's fixed code)."""
         url, state, nonce, verifier = self._authorize_url(Journey.REGISTRATION, None)
         r = self.step("authorize", "GET", url, (200,))
+        final, account = self.register_from(r, url, code)
+        return self._redeem(Journey.REGISTRATION, account, final, state, nonce, verifier)
+
+    def register_from(self, r: Any, url: str, code: str) -> tuple[Any, Account]:
+        """From the sign-in page *r* (at *url*) through registration to the redirect back."""
         page = _page(r, "authorize")
         form = next((f for f in page.forms if f.action.rstrip("/").endswith("/register")), None)
         if form is None:
@@ -224,8 +253,7 @@ class JourneyRunner:
             r = self.step(
                 name, "POST", urljoin(url, form.action), (200, 302), data=urlencode(data), headers=FORM
             )
-        r = self._through_pages(Journey.REGISTRATION, account, r, url)
-        return self._redeem(Journey.REGISTRATION, account, r, state, nonce, verifier)
+        return self._through_pages(Journey.REGISTRATION, account, r, url), account
 
     def _through_pages(self, kind: str, account: Account, r: Any, base: str) -> Any:
         """SMS code, uplift and consent pages, whichever the provider shows, until the redirect."""
@@ -285,7 +313,7 @@ class JourneyRunner:
     def _redeem(self, kind: str, account: Account, r: Any, state: str, nonce: str, verifier: str) -> str:
         p = self.provider
         location = r.headers.get("location") or r.headers.get("Location") or ""
-        if not location.startswith(p.rp.redirect_uri):
+        if not location.startswith(p.client.redirect_uri):
             raise JourneyFailed("redirect_uri", f"redirected to {location[:120]!r}")
         q = query_of(location)
         if "error" in q:
@@ -295,16 +323,17 @@ class JourneyRunner:
         if "code" not in q:
             raise JourneyFailed("no_code")
         body = {
-            **p.rp.auth_params(p.token_endpoint),
+            **p.client.auth_params(p.token_endpoint),
             "grant_type": "authorization_code",
             "code": q["code"],
-            "redirect_uri": p.rp.redirect_uri,
+            "redirect_uri": p.client.redirect_uri,
             "code_verifier": verifier,
         }
         t = self.step("token", "POST", p.token_endpoint, (200,), data=urlencode(body), headers=FORM)
         tokens = _json(t, "token")
         try:
-            claims = validate_id_token(tokens.get("id_token", ""), p.jwks, p.issuer, p.rp.client_id, nonce)
+            cid = p.client.client_id
+            claims = validate_id_token(tokens.get("id_token", ""), p.jwks, p.issuer, cid, nonce)
         except IdTokenError as exc:
             raise JourneyFailed("id_token", str(exc)) from None
         self._userinfo(tokens, claims["sub"], "userinfo")
@@ -327,7 +356,7 @@ class JourneyRunner:
             return "skipped"
         p = self.provider
         body = {
-            **p.rp.auth_params(p.token_endpoint),
+            **p.client.auth_params(p.token_endpoint),
             "grant_type": "refresh_token",
             "refresh_token": session.refresh_token,
         }

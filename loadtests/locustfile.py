@@ -26,6 +26,7 @@ from loadtests.collector import Collector
 from loadtests.generator import Generator
 from loadtests.locust_options import add_options, destinations, values_of
 from loadtests.options import slo_of
+from loadtests.rp_target import RpTarget
 from loadtests.run_plan import RunPlan, check_population, plan_from_options
 from loadtests.safety import allowed_hosts, check_target
 from mock_idp.settings import MAX_POPULATION
@@ -82,6 +83,7 @@ def _plan(opts: Any) -> RunPlan:
     """This process's values and plan from Locust's options; a bad value or plan is a ValueError."""
     values = values_of(opts)
     plan = plan_from_options(values)
+    RpTarget.from_values(values)  # relying-party mode's options together
     if not values.accounts_csv:
         check_population(plan, MAX_POPULATION)
     P.values, P.plan = values, plan

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from loadtests import option_types as t
+from loadtests import rp_target
 from loadtests.shapes import SHAPES
 from loadtests.slo import Slo
 from mock_idp.population import DEFAULT_RULE, SMS_CODE_MODES, PopulationRule
@@ -175,6 +176,56 @@ OPTIONS: tuple[Option, ...] = (
         [],
         "a non-loopback host that may receive load (repeat or comma-separate)",
         kind="list",
+    ),
+    Option(
+        "rp",
+        rp_target.start,
+        "",
+        "relying-party mode: the service's sign-in URL (or demo, the bundled service); the IdP is --target",
+        unset="off: the generator plays the relying party",
+    ),
+    Option(
+        "rp_client",
+        t.text,
+        "",
+        "the service's [[clients]] registration (TOML) for the embedded IdP",
+        ORCHESTRATOR,
+        unset="with --rp demo, made for the run",
+    ),
+    Option(
+        "rp_expect",
+        rp_target.pattern,
+        "",
+        "text or regex the landing page after the callback must contain",
+        unset="none (with --rp demo, its account page's heading)",
+    ),
+    Option(
+        "rp_expect_status",
+        rp_target.statuses,
+        "",
+        "landing page status codes that count, comma-separated",
+        unset="any 2xx",
+    ),
+    Option(
+        "rp_expect_url",
+        rp_target.pattern,
+        "",
+        "regex the landing page's URL must match",
+        unset="any URL but the sign-in start",
+    ),
+    Option(
+        "rp_pages",
+        rp_target.pages,
+        "",
+        "signed-in pages a session visits after landing, e.g. /account,/account/orders:3 (path:weight)",
+        unset="none",
+    ),
+    Option(
+        "idp_port",
+        t.positive_int,
+        8765,
+        "port of the embedded IdP in relying-party mode (the issuer the service is configured with)",
+        ORCHESTRATOR,
     ),
     Option(
         "workload_config",

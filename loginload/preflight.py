@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import urllib.request
 from argparse import Namespace
 from dataclasses import dataclass, field
@@ -18,14 +19,16 @@ from pathlib import Path
 from typing import Any
 
 from loadtests.options import SMOKE, rule_of, slo_of
+from loadtests.rp_target import DEMO
 from loadtests.run_plan import RunPlan, check_population, largest_population, plan_from_options
 from loadtests.safety import allowed_hosts, check_target
 from loadtests.slo import Slo
 from loadtests.workload import WorkloadModel
 from loginload.project_config import load_project_config
 from loginload.run_options import resolve
+from mock_idp.clients import client_from_config
 from mock_idp.population import PopulationRule
-from mock_idp.settings import MAX_POPULATION
+from mock_idp.settings import MAX_POPULATION, load_config_file
 
 HEALTH_TIMEOUT_S = 3.0
 
@@ -66,8 +69,45 @@ def prepare(args: Namespace, entry: str) -> RunSettings:
         source = f"the target ({values.target}/health)" if values.target else "the mock"
         if holds is not None:
             check_population(plan, holds, source)
+    check_rp(values)
     slo = slo_of(values, config.slo.steps)
     return RunSettings(values, slo, plan, config.workload, "smoke" if entry == SMOKE else "")
+
+
+def check_rp(values: Namespace) -> None:
+    """Relying-party mode's options together: the service's URL allowed, its registration readable and
+    valid (the field named), the embedded IdP's port free."""
+    if not values.rp:
+        for name in ("rp_client", "rp_expect", "rp_expect_status", "rp_expect_url", "rp_pages"):
+            if getattr(values, name):
+                raise ValueError(f"--{name.replace('_', '-')} needs --rp (relying-party mode)")
+        return
+    if values.rp != DEMO:
+        check_target(values.rp, allowed_hosts(values.allow_target))
+    elif values.rp_client:
+        raise ValueError("--rp demo registers its own client; --rp-client is for your own service")
+    elif values.target:
+        raise ValueError("--rp demo runs against the embedded IdP; leave out --target")
+    if values.rp_client:
+        try:
+            entries = load_config_file(values.rp_client).get("clients", [])
+        except ValueError as exc:
+            raise ValueError(f"--rp-client: {exc}") from None
+        if len(entries) != 1:
+            raise ValueError(f"--rp-client {values.rp_client}: needs exactly one [[clients]] entry")
+        try:
+            client_from_config(entries[0], Path(values.rp_client).parent)
+        except (ValueError, OSError, TypeError) as exc:
+            raise ValueError(f"--rp-client {values.rp_client}: {exc}") from None
+    if not values.target:
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", values.idp_port))
+            except OSError:
+                raise ValueError(
+                    f"--idp-port {values.idp_port}: the port is in use (another loginload idp?); "
+                    "choose another, and configure the service's issuer with it"
+                ) from None
 
 
 def target_population(target: str) -> int | None:

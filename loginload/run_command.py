@@ -23,7 +23,7 @@ from loadtests.slo import Slo
 from loginload.gates import Gate, evaluate, junit_xml
 from loginload.preflight import prepare
 from loginload.run_options import add_flags
-from loginload.runner import HARNESS_FAILURE, HarnessError, Runner, new_run_dir
+from loginload.runner import HARNESS_FAILURE, HarnessError, PreflightFailed, Runner, new_run_dir
 
 SLO_BREACH = 1
 USAGE = 2
@@ -69,12 +69,35 @@ def _execute(args: argparse.Namespace, smoke: bool) -> tuple[int, Path | None, d
     runner = Runner(run, run_dir)
     try:
         doc = runner.execute()
+    except PreflightFailed as exc:  # nothing was loaded: the service (or its registration) needs fixing
+        print(f"loginload: error: preflight: {exc}", file=sys.stderr)
+        return USAGE, run_dir, None, run.slo
     except HarnessError as exc:
         print(f"loginload: harness failure: {exc}", file=sys.stderr)
         return HARNESS_FAILURE, run_dir, None, run.slo
     _build_report(run_dir, run.slo)
+    if not runner.stop_reason and (cause := nothing_succeeded(doc)):
+        print(f"loginload: harness failure: no journey succeeded; {cause}", file=sys.stderr)
+        return HARNESS_FAILURE, run_dir, doc, run.slo
     code = INTERRUPTED if runner.stop_reason else 0
     return code, run_dir, doc, run.slo
+
+
+def nothing_succeeded(doc: dict[str, Any]) -> str:
+    """Why a run in which journeys started and none completed failed (its checks, most first); "" if
+    any journey completed or none started."""
+    counts: dict[str, int] = {}
+    failures: dict[str, int] = {}
+    for stage in doc.get("stages", []):
+        for k, v in stage.get("counts", {}).items():
+            counts[k] = counts.get(k, 0) + int(v)
+        for k, v in stage.get("failures", {}).items():
+            failures[k] = failures.get(k, 0) + int(v)
+    if counts.get("completed", 0) or not counts.get("started", 0):
+        return ""
+    top = sorted(failures.items(), key=lambda kv: -kv[1])[:3]
+    checks = ", ".join(f"{k} x{v}" for k, v in top) or "no check named"
+    return f"{counts.get('started', 0)} started, failed checks: {checks} (details: logs/locust-master.log)"
 
 
 def main_run(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ import json
 import os
 import signal
 import time
+from argparse import Namespace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from loadtests.safety import allowed_hosts, check_target
 from loginload.preflight import RunSettings
 from loginload.processes import Child, cpu_seconds, free_port, python_module, wait_http_ok
 from loginload.progress import Progress
+from loginload.rp_demo import DEMO, DEMO_EXPECT, DEMO_PAGES, Demo, prepare_demo, sign_ins
 from mock_idp import atomic
 from mock_idp.idp_command import without_idp_env
 
@@ -55,6 +57,8 @@ class Runner:
         self.dir = run_dir
         self.logs = run_dir / "logs"
         self.idp: Child | None = None
+        self.demo: Demo | None = None  # --rp demo: the bundled service, started for the run
+        self.rp_url = "" if self.opts.rp == DEMO else self.opts.rp
         self.master: Child | None = None
         self.workers: list[Child] = []
         self.stop_reason: str | None = None
@@ -69,6 +73,8 @@ class Runner:
         previous = {s: signal.signal(s, self._on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
         try:
             target, client = self._target()
+            if self.opts.rp:
+                self._start_rp(target)
             self._start_locust(target, client)
             self._watch()
         finally:
@@ -86,11 +92,11 @@ class Runner:
         if o.target:
             check_target(o.target, allowed_hosts(o.allow_target))
             return o.target.rstrip("/"), o.client_config or DEFAULT_CLIENT
-        port = free_port()
+        port = o.idp_port if o.rp else free_port()  # the issuer a service is configured with stays put
         state = self.dir / "idp"
         config = self.dir / "idp.toml"  # the population rule the generators get too, and its size
         rule = {"population": self.run.idp_population, **self.run.rule.to_mapping()}
-        config.write_text(_toml_table("idp", rule))
+        config.write_text(_toml_table("idp", rule) + self._rp_clients())
         cmd = python_module(
             "loginload.cli",
             "idp",
@@ -112,9 +118,44 @@ class Runner:
             raise HarnessError(f"the embedded mock IdP did not start: {exc}") from None
         return url, o.client_config or str(state / "dev-client.json")
 
+    def _rp_clients(self) -> str:
+        """The service's ``[[clients]]`` registration for the embedded IdP (the demo's is made now)."""
+        o = self.opts
+        if o.rp == DEMO:
+            self.demo = prepare_demo(self.dir / "rp-demo", free_port())
+            return self.demo.registration.clients_toml
+        return Path(o.rp_client).read_text() if o.rp_client else ""
+
+    def _start_rp(self, issuer: str) -> None:
+        """The demo service, then one citizen end to end through the service before any load."""
+        from loadtests.rp_walk import WalkFailed, walk_one
+
+        values = vars(self.opts).copy()
+        if self.demo is not None:
+            try:
+                self.demo.start(issuer, self.logs)
+            except RuntimeError as exc:
+                raise HarnessError(f"the demo service did not start: {exc}") from None
+            self.rp_url = self.demo.start_url
+            values.update(self._demo_defaults())
+        values["rp"] = self.rp_url
+        try:
+            walk = walk_one(issuer, Namespace(**values), allowed_hosts(self.opts.allow_target))
+        except WalkFailed as exc:
+            raise PreflightFailed(str(exc)) from None
+        self.notes.append(
+            "preflight: one citizen signed in end to end: " + " -> ".join(n for n, _ in walk.steps)
+        )
+
+    def _demo_defaults(self) -> dict[str, str]:
+        o = self.opts
+        return {"rp_expect": o.rp_expect or DEMO_EXPECT, "rp_pages": o.rp_pages or DEMO_PAGES}
+
     def _locust_args(self, client: str) -> list[str]:
         """The run's values as Locust's options (generated from loadtests.options), SLO included."""
         values = {**vars(self.opts), "client_config": client}
+        if self.opts.rp:
+            values.update(rp=self.rp_url, **(self._demo_defaults() if self.demo else {}))
         if self.run.workload:
             path = self.dir / "workload.toml"
             path.write_text(_toml_table("workload", self.run.workload))
@@ -202,6 +243,8 @@ class Runner:
             self.master.stop(timeout=20.0)  # SIGTERM: the master stops its workers and writes its results
         for w in self.workers:
             w.stop(timeout=10.0)
+        if self.demo is not None:
+            self.demo.stop()
         if self.idp is not None:
             self.idp.stop(timeout=10.0)
 
@@ -220,6 +263,14 @@ class Runner:
             )
         return doc
 
+    def _rp_meta(self) -> dict[str, Any] | None:
+        if not self.opts.rp:
+            return None
+        meta: dict[str, Any] = {"start": self.rp_url, "demo": self.demo is not None}
+        if self.demo is not None:  # the service's own count, to set beside the journeys counted
+            meta["service"] = sign_ins(self.demo.stats_dir)
+        return meta
+
     def _write_run_json(self) -> None:
         o = self.opts
         data = {
@@ -234,9 +285,14 @@ class Runner:
             "crashed_generators": self.crashed,
             "slo": self.run.slo.to_dict(),
             "notes": self.notes,
+            "rp": self._rp_meta(),
             "options": vars(o),
         }
         atomic.write_text(self.dir / RUN_META, json.dumps(data, indent=2, default=str))
+
+
+class PreflightFailed(HarnessError):
+    """The first citizen could not sign in end to end: a usage problem (exit 2), nothing was loaded."""
 
 
 def _toml_table(name: str, values: dict[str, Any]) -> str:

@@ -16,7 +16,7 @@ from examples.portal.nhs_login import client_assertion
 from examples.portal.settings import PortalSettings
 from loadtests.oidc_client import parse_page
 from mock_idp.population import citizen
-from tests.examples.conftest import Portal, start_portal
+from tests.portal import Portal, start_portal
 from tests.servers import HTTP_TIMEOUT, form_answers
 
 P9 = next(i for i in range(1000, 2000) if citizen(i).proofing_level == "P9")

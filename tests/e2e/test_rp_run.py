@@ -1,0 +1,76 @@
+"""`loginload run` in relying-party mode, end to end: the embedded IdP with the service registered, the
+demo service on uvicorn (2 workers), a Locust master and 2 workers, the report; and a preflight that
+stops a broken service before any load, saying where the first citizen got stuck."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from loginload.processes import free_port
+from loginload.rp_demo import prepare_demo
+from tests.servers import run_cli
+
+pytestmark = [pytest.mark.server, pytest.mark.locust]
+SHORT = ["--tiers", "5m", "--stage-seconds", "6", "--generators", "2", "--pool", "20", "--no-progress"]
+
+
+def test_rp_demo_journeys_counted_on_both_sides_agree(tmp_path: Path) -> None:
+    port = str(free_port())
+    r = run_cli(
+        ["run", "--rp", "demo", "--idp-port", port, *SHORT, "--results", "results"], cwd=tmp_path, timeout=150
+    )
+    assert r.returncode == 0, r.stderr[-3000:] + r.stdout[-2000:]
+    (run,) = (tmp_path / "results").iterdir()
+    doc = json.loads((run / "loadtest.json").read_text())
+    meta = json.loads((run / "run.json").read_text())
+    counts: dict[str, int] = {}
+    for stage in doc["stages"]:
+        assert stage["failures"] == {}
+        for k, v in stage["counts"].items():
+            counts[k] = counts.get(k, 0) + v
+    signed_in = counts["completed"] - counts.get("completed:abandoned", 0)
+    assert signed_in > 20 and "completed:refresh" not in counts  # the service refreshes its own tokens
+    # the service's own count: every journey the generators completed, plus preflight's one citizen
+    assert meta["rp"]["service"] == {"sign_ins": signed_in + 1, "failed_sign_ins": 0}
+    assert "preflight: one citizen signed in end to end: rp:start" in " ".join(meta["notes"])
+    steps = {n.split(":", 1)[1] for s in doc["stages"] for n in s.get("latency", {}) if n.startswith("step:")}
+    assert {"rp:start", "idp:authorize", "idp:sign_in", "rp:callback", "rp:landing"} <= steps
+    assert all(s.startswith(("rp:", "idp:")) for s in steps), steps
+    assert 'client_id = "example-gp-portal"' in (run / "idp.toml").read_text()  # registered for the run
+
+
+def test_a_wrong_registered_key_stops_at_preflight_as_the_services_failure(tmp_path: Path) -> None:
+    port = free_port()
+    demo = prepare_demo(tmp_path / "svc", free_port())
+    other = prepare_demo(tmp_path / "other", free_port()).registration.clients_toml  # another key
+    wrong = other.replace(other.split("redirect_uris = ")[1].split("\n")[0], f'["{demo.base_url}/callback"]')
+    (tmp_path / "rp-client.toml").write_text(wrong)
+    demo.start(f"http://127.0.0.1:{port}", tmp_path / "logs")  # it discovers NHS login on first use
+    try:
+        args = ["--rp", demo.start_url, "--rp-client", "rp-client.toml", "--rp-expect", "Your NHS account"]
+        r = run_cli(
+            ["run", *args, "--idp-port", str(port), *SHORT, "--results", "results"], cwd=tmp_path, timeout=90
+        )
+    finally:
+        demo.stop()
+    assert r.returncode == 2, r.stderr[-3000:]
+    line = r.stderr.strip().splitlines()[-1]
+    assert "preflight" in line and "stopped at check rp_callback_error_page" in line, line
+    assert (
+        "Sorry, we could not sign you in" in line and "--rp-expect 'Your NHS account' was not found" in line
+    )
+    assert not list((tmp_path / "results").glob("*/loadtest.json"))  # nothing was loaded
+
+
+def test_a_bad_rp_client_file_is_a_usage_error_naming_the_field(tmp_path: Path) -> None:
+    (tmp_path / "rp.toml").write_text('[[clients]]\nclient_id = "svc"\nredirect_uris = []\n')
+    r = run_cli(
+        ["run", "--rp", "http://127.0.0.1:9/", "--rp-client", "rp.toml", "--no-progress"],
+        cwd=tmp_path,
+        timeout=30,
+    )
+    assert r.returncode == 2 and "redirect_uris" in r.stderr, r.stderr
+    assert not (tmp_path / "results").exists()
