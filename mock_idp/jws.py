@@ -94,7 +94,10 @@ def parse(token: str) -> Jws:
         raise JwsError("not a compact JWS (three dot-separated parts)")
     header = _object(b64url_decode(parts[0]), "header")
     claims = _object(b64url_decode(parts[1]), "payload")
-    return Jws(header, claims, parts[0] + b"." + parts[1], b64url_decode(parts[2]))
+    signature = b64url_decode(parts[2])
+    if b64url_encode(signature) != parts[2]:  # RFC 4648 §3.5: stray pad bits, another spelling of it
+        raise JwsError("signature is not canonical base64url")
+    return Jws(header, claims, parts[0] + b"." + parts[1], signature)
 
 
 def verify_rs512(jws: Jws, key: rsa.RSAPublicKey) -> bool:

@@ -762,6 +762,11 @@ def flip(value: str, at: int | None = None) -> str:
     return value[:i] + ("A" if value[i] != "A" else "B") + value[i + 1 :]
 
 
+def pad_bits(token: str) -> str:
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+    return token[:-1] + alphabet[alphabet.index(token[-1]) | 1]
+
+
 def stranger_jwk(h: Hostile) -> dict[str, Any]:
     return json.loads(jwt.algorithms.RSAAlgorithm.to_jwk(h.stranger_key.public_key()))
 
@@ -801,6 +806,9 @@ ASSERTION_FORGERIES: dict[str, Callable[[Hostile], str]] = {
     "signature-stripped": lambda h: h.assertion().rsplit(".", 1)[0] + ".",
     "signature-truncated": lambda h: h.assertion()[:-10],
     "signature-flipped": lambda h: flip(h.assertion(), len(h.assertion()) - 5),
+    # RFC 4648 §3.5: the last character of a 256-byte signature carries 4 pad bits; set one, the same
+    # bytes decode, and without the check one assertion would have 16 spellings
+    "signature-pad-bits": lambda h: pad_bits(h.assertion()),
     "payload-swapped-iss": lambda h: swap_payload(h.assertion(), iss=SECOND, sub=SECOND),
     "payload-extended-exp": lambda h: swap_payload(h.assertion(), exp=int(time.time()) + 30),
     "four-parts": lambda h: h.assertion() + ".AA",
@@ -1135,6 +1143,11 @@ ROWS += [
     (
         "userinfo-signature-stripped",
         lambda h: h.userinfo(h.tokens()["access_token"].rsplit(".", 1)[0] + "."),
+        J(401, "invalid_token", 'Bearer error="invalid_token"'),
+    ),
+    (
+        "userinfo-signature-pad-bits",  # not the token issued, though its signature decodes the same
+        lambda h: h.userinfo(pad_bits(h.tokens()["access_token"])),
         J(401, "invalid_token", 'Bearer error="invalid_token"'),
     ),
     (
