@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 
-from mock_idp import pages
+from mock_idp import asserted_login, pages
 from mock_idp.claims import parse_scope
 from mock_idp.context import Context
 from mock_idp.errors import (
@@ -26,7 +26,7 @@ from mock_idp.errors import (
     UnsupportedResponseType,
 )
 from mock_idp.http import Request, Response, error_page, error_redirect, html_response
-from mock_idp.journey import resume_sso
+from mock_idp.journey import complete, resume_sso
 from mock_idp.sealed import AuthRequest, Flow
 from mock_idp.vectors import parse_vtr
 
@@ -117,6 +117,15 @@ def authorize(ctx: Context, req: Request) -> Response:
         auth = _validate(ctx, client_id, {k: v[0] for k, v in multi.items()})
     except OAuthError as exc:
         return error_redirect(redirect_uri, state, exc)
+    asserted = multi.get(asserted_login.PARAM, [""])[0]
+    if asserted and auth.prompt != "login":  # NHS App single sign-on: no pages when it holds
+        try:
+            who = asserted_login.check_assertion(ctx, asserted)
+        except asserted_login.AssertionRefused as exc:
+            if auth.prompt == "none":
+                return error_redirect(redirect_uri, state, LoginRequired(f"{asserted_login.PARAM} {exc}"))
+        else:
+            return complete(ctx, req, Flow(auth), who.citizen, who.creds, who.auth_time)
     if auth.prompt != "login":
         resumed = resume_sso(ctx, req, auth)
         if resumed is not None:

@@ -222,3 +222,22 @@ class RememberedDevice(Sealed):
     @classmethod
     def from_wire(cls, d: dict[str, Any]) -> Self:
         return cls(d["i"], str(d["d"]))
+
+
+@dataclass(slots=True)
+class IdTokenId(Sealed):
+    """An ID token's ``jti``: which citizen it was issued for, to which client, when and how they signed
+    in. NHS App single sign-on hands it back as an asserted identity's ``code`` (asserted_login.py)."""
+
+    PURPOSE: ClassVar[str] = "idt"
+    index: int
+    client_id: str
+    auth_time: int
+    creds: tuple[str, ...]
+
+    def to_wire(self) -> dict[str, Any]:
+        return {"i": self.index, "c": self.client_id, "at": self.auth_time, "cr": list(self.creds)}
+
+    @classmethod
+    def from_wire(cls, d: dict[str, Any]) -> Self:
+        return cls(int(d["i"]), str(d["c"]), int(d["at"]), tuple(d["cr"]))

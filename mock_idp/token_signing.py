@@ -15,7 +15,6 @@ another worker, or after a restart) takes the full path.
 
 from __future__ import annotations
 
-import secrets
 import time
 from typing import Any
 
@@ -24,6 +23,7 @@ from mock_idp.claims import identity_claims
 from mock_idp.context import Context
 from mock_idp.errors import InvalidToken
 from mock_idp.population import Citizen
+from mock_idp.sealed import IdTokenId
 from mock_idp.sealing import Unsealable
 from mock_idp.vectors import LEVELS
 
@@ -54,7 +54,10 @@ def id_token(
         "aud": client_id,
         "iat": now,
         "exp": now + ctx.settings.lifetimes.id_token,
-        "jti": secrets.token_urlsafe(16),
+        # sealed, so that an NHS App single sign-on assertion naming it can be traced to its citizen
+        "jti": IdTokenId(c.index, client_id, auth_time, tuple(vot.split(".")[1:])).seal(
+            ctx.sealer, ctx.settings.lifetimes.id_token
+        ),
         "vot": vot,
         "vtm": ctx.vtm,
         "auth_time": auth_time,
