@@ -58,6 +58,7 @@ class Runner:
         self.logs = run_dir / "logs"
         self.idp: Child | None = None
         self.demo: Demo | None = None  # --rp demo: the bundled service, started for the run
+        self.cpu: dict[str, float] = {}  # CPU seconds during the load, by side (the IdP, the service)
         self.rp_url = "" if self.opts.rp == DEMO else self.opts.rp
         self.master: Child | None = None
         self.workers: list[Child] = []
@@ -76,7 +77,9 @@ class Runner:
             if self.opts.rp:
                 self._start_rp(target)
             self._start_locust(target, client)
+            cpu0 = self._side_cpu()
             self._watch()
+            self.cpu = {k: round(v - cpu0.get(k, 0.0), 3) for k, v in self._side_cpu().items()}
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
@@ -263,12 +266,22 @@ class Runner:
             )
         return doc
 
+    def _side_cpu(self) -> dict[str, float]:
+        """CPU seconds so far of each side the runner started (process trees, read from /proc)."""
+        sides = {"idp": self.idp, "service": self.demo.child if self.demo else None}
+        return {name: cpu_seconds(c.pid) for name, c in sides.items() if c is not None}
+
     def _rp_meta(self) -> dict[str, Any] | None:
         if not self.opts.rp:
             return None
         meta: dict[str, Any] = {"start": self.rp_url, "demo": self.demo is not None}
         if self.demo is not None:  # the service's own count, to set beside the journeys counted
             meta["service"] = sign_ins(self.demo.stats_dir)
+            done = meta["service"]["sign_ins"]
+            meta["cpu_s"] = self.cpu  # during the load; per sign-in, side by side
+            meta["cpu_ms_per_sign_in"] = (
+                {k: round(1000 * v / done, 3) for k, v in self.cpu.items()} if done else {}
+            )
         return meta
 
     def _write_run_json(self) -> None:

@@ -35,6 +35,8 @@ def test_rp_demo_journeys_counted_on_both_sides_agree(tmp_path: Path) -> None:
     assert signed_in > 20 and "completed:refresh" not in counts  # the service refreshes its own tokens
     # the service's own count: every journey the generators completed, plus preflight's one citizen
     assert meta["rp"]["service"] == {"sign_ins": signed_in + 1, "failed_sign_ins": 0}
+    cpu = meta["rp"]["cpu_ms_per_sign_in"]  # both sides measured, to set side by side
+    assert set(cpu) == {"idp", "service"} and all(v > 0 for v in cpu.values()), cpu
     assert "preflight: one citizen signed in end to end: rp:start" in " ".join(meta["notes"])
     steps = {n.split(":", 1)[1] for s in doc["stages"] for n in s.get("latency", {}) if n.startswith("step:")}
     assert {"rp:start", "idp:authorize", "idp:sign_in", "rp:callback", "rp:landing"} <= steps
