@@ -199,6 +199,17 @@ def test_sigint_during_a_run_leaves_a_valid_partial_report(tmp_path: Path) -> No
     assert not list(run.glob(".*.tmp")), "a temporary file was left behind"
 
 
+def _completed(tmp_path: Path) -> dict[int, int] | None:
+    """Completed journeys by stage in the run's loadtest.json so far, once there are some."""
+    files = list((tmp_path / "results").glob("*/loadtest.json")) if (tmp_path / "results").exists() else []
+    try:
+        doc = json.loads(files[0].read_text()) if files else None
+    except ValueError:  # replaced between the glob and the read
+        return None
+    counts = {i: s["counts"].get("completed", 0) for i, s in enumerate(doc["stages"])} if doc else {}
+    return counts if sum(counts.values()) > 0 else None
+
+
 def _worker_pids(root: int) -> list[int]:
     from loginload.processes import tree
 
@@ -224,6 +235,8 @@ def test_a_crashed_generator_is_noted_and_the_run_still_reports(tmp_path: Path) 
 
         workers = _poll(proc, deadline, "both generators", both_generators)
         _poll(proc, deadline, "the run to start", lambda: _status(tmp_path))
+        # what both generators had measured, as the master last merged it, just before one dies
+        before = _poll(proc, deadline, "journeys measured", lambda: _completed(tmp_path))
         os.kill(workers[0], signal.SIGKILL)
         _, err = proc.communicate(timeout=120)
     finally:
@@ -235,5 +248,8 @@ def test_a_crashed_generator_is_noted_and_the_run_still_reports(tmp_path: Path) 
     doc = json.loads((run / "loadtest.json").read_text())
     assert len(doc["generators_lost"]) == 1 and doc["finished"] is True
     assert doc["stages"][-1]["counts"].get("completed", 0) > 0  # the other generator carried on
+    after = [s["counts"].get("completed", 0) for s in doc["stages"]]
+    # nothing the dead generator measured before it died is dropped from the report
+    assert all(after[i] >= n for i, n in before.items()), (before, after)
     summary = json.loads((run / "summary.json").read_text())
     assert "crash" in json.dumps(summary["trust"]).lower()
