@@ -1,0 +1,132 @@
+"""Soak: hold the 60m tier (125 logins a second, unscaled) for --minutes and watch for slow leaks.
+
+    python -m benchmarks.soak --minutes 30      # the issue's soak
+    python -m benchmarks.soak --minutes 10      # shorter
+
+Runs ``loginload run --tiers 60m --stage-seconds <minutes x 60> --generators 1`` (the embedded IdP,
+one worker, SQLite store) in a temporary folder and samples, every 10 s: the RSS of the IdP's processes
+and of the Locust generator, and the size of the IdP's SQLite files. From the run's ``loadtest.json``
+afterwards: journeys completed, failed and dropped, and the journey p95 per minute (from the
+per-second series). Growth is judged after a warm-up (the first 2 minutes, or a fifth of a shorter
+run), when the bounded caches have filled.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from loginload.processes import tree
+
+SAMPLE_S = 10.0
+
+
+def rss_mib(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
+
+def sample(root: int, folder: Path) -> dict[str, float]:
+    idp = gen = 0.0
+    for pid in tree(root):
+        cmd = cmdline(pid)
+        if b"locust" in cmd and b"--worker" in cmd:
+            gen += rss_mib(pid)
+        elif b"idp" in cmd or (b"spawn_main" in cmd and b"locust" not in cmd):
+            idp += rss_mib(pid)
+    db = sum(p.stat().st_size for p in folder.rglob("store.sqlite3*") if p.is_file()) / 2**20
+    return {"idp_mib": idp, "generator_mib": gen, "sqlite_mib": db}
+
+
+def growth(values: list[float]) -> float:
+    return (values[-1] - values[0]) / values[0] * 100 if values and values[0] else float("nan")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--minutes", type=float, default=30.0, help="minutes at the 60m tier (default 30)")
+    args = parser.parse_args()
+    seconds = int(args.minutes * 60)
+    warm_s = min(120.0, seconds / 5)
+    with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
+        folder = Path(tmp)
+        cmd = [
+            sys.executable,
+            "-m",
+            "loginload.cli",
+            "run",
+            "--tiers",
+            "60m",
+            "--stage-seconds",
+            str(seconds),
+        ]
+        cmd += ["--generators", "1", "--results", "results"]
+        proc = subprocess.Popen(
+            cmd, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+        )
+        samples: list[tuple[float, dict[str, float]]] = []
+        start = time.monotonic()
+        deadline = start + seconds + 300
+        try:
+            while proc.poll() is None:
+                if time.monotonic() > deadline:
+                    raise SystemExit("the soak run did not finish in time")
+                samples.append((time.monotonic() - start, sample(proc.pid, folder)))
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(SAMPLE_S)  # the sampling pace: returns at once when the run ends
+        finally:
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+                proc.wait(30)
+        err = proc.stderr.read().decode() if proc.stderr else ""
+        if proc.returncode not in (0, 1):
+            raise SystemExit(f"loginload run exited {proc.returncode}: {err[-2000:]}")
+        runs = sorted((folder / "results").glob("*/loadtest.json"))
+        doc: dict[str, Any] = json.loads(runs[-1].read_text())
+    steady = [s for t, s in samples if t >= warm_s and s["idp_mib"] and s["generator_mib"]]
+    counts = doc["stages"][-1]["counts"]
+    print(f"soak: 60m tier for {args.minutes:g} min, exit {proc.returncode}")
+    print(
+        f"  journeys completed {counts.get('completed', 0)}, failed {counts.get('failed', 0)}, "
+        f"dropped {counts.get('dropped', 0)}, offered {counts.get('offered', 0)}"
+    )
+    for what in ("idp_mib", "generator_mib", "sqlite_mib"):
+        values = [s[what] for s in steady]
+        if values:
+            print(
+                f"  {what}: {values[0]:.1f} after {warm_s:.0f} s warm-up -> {values[-1]:.1f} at the end "
+                f"({growth(values):+.1f}%), max {max(values):.1f}"
+            )
+    per_minute: dict[int, list[float]] = {}
+    for point in doc.get("series", []):
+        if point.get("journey_p95_ms") is not None:
+            per_minute.setdefault(int(point["t"] // 60), []).append(point["journey_p95_ms"])
+    p95s = {m: sorted(v)[len(v) // 2] for m, v in sorted(per_minute.items())}
+    print("  journey p95 by minute (median of the per-second windows), ms:")
+    print("   " + " ".join(f"{m}:{v:.0f}" for m, v in p95s.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
