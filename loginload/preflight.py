@@ -84,6 +84,11 @@ def check_rp(values: Namespace) -> None:
         return
     if values.rp != DEMO:
         check_target(values.rp, allowed_hosts(values.allow_target))
+        if not values.rp_client and not values.target:  # the embedded IdP's dev client is new each run
+            raise ValueError(
+                "--rp URL needs --rp-client FILE (the service's registration with the embedded IdP) "
+                "or --target URL (a mock the service is already registered with)"
+            )
     elif values.rp_client:
         raise ValueError("--rp demo registers its own client; --rp-client is for your own service")
     elif values.target:

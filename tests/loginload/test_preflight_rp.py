@@ -1,0 +1,39 @@
+"""Relying-party mode's options are checked together before anything starts (one line, exit 2)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from loadtests.options import RUN, defaults
+from loginload.preflight import check_rp
+
+
+def values(**kw: object) -> object:
+    v = defaults(RUN)
+    for k, x in kw.items():
+        setattr(v, k, x)
+    return v
+
+
+@pytest.mark.parametrize(
+    ("given", "says"),
+    [
+        ({"rp_expect": "x"}, "--rp-expect needs --rp"),
+        ({"rp": "http://127.0.0.1:8000/"}, "needs --rp-client FILE"),
+        ({"rp": "demo", "rp_client": "c.toml"}, "registers its own client"),
+        ({"rp": "demo", "target": "http://127.0.0.1:9"}, "leave out --target"),
+        ({"rp": "http://svc.example.com/", "target": "http://127.0.0.1:9"}, "refusing to send load"),
+    ],
+)
+def test_rp_options_that_cannot_work_together(given: dict[str, object], says: str) -> None:
+    with pytest.raises(ValueError, match=says):
+        check_rp(values(**given))  # type: ignore[arg-type]
+
+
+def test_a_registration_without_a_key_names_the_field(tmp_path: Path) -> None:
+    path = tmp_path / "rp.toml"
+    path.write_text('[[clients]]\nclient_id = "svc"\nredirect_uris = ["http://127.0.0.1:8000/cb"]\n')
+    with pytest.raises(ValueError, match="public_key_pem"):
+        check_rp(values(rp="http://127.0.0.1:8000/", rp_client=str(path)))  # type: ignore[arg-type]
