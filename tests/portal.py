@@ -31,7 +31,7 @@ def start_portal(base: Path, register_wrong_key: bool = False) -> Portal:
             clients.split("redirect_uris = ")[1].split("\n")[0], f'["{demo.base_url}/callback"]'
         )
     config = base / "idp.toml"
-    config.write_text("[idp]\npopulation = 100000\n" + clients)
+    config.write_text("[idp]\npopulation = 10000000\n" + clients)  # as large as the tests' tiers
     idp = start_idp(base / "state", "--config", str(config))
     try:
         demo.start(idp.base_url, base / "logs")
