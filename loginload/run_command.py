@@ -3,8 +3,8 @@
 Exit codes (documented in the README):
     0  run: finished and reported.         smoke: every SLO gate passed
     1  smoke: an SLO gate failed (see junit.xml and the summary)
-    2  usage error (bad option or config)
-    3  harness failure: the IdP or Locust would not start, or nothing was measured
+    2  usage error (bad option or config; in relying-party mode, the first citizen could not sign in)
+    3  harness failure: the IdP or Locust would not start, nothing was measured, or no journey succeeded
   130  run interrupted (Ctrl-C / SIGTERM); the report of what was measured is still written
 """
 
@@ -97,7 +97,12 @@ def nothing_succeeded(doc: dict[str, Any]) -> str:
         return ""
     top = sorted(failures.items(), key=lambda kv: -kv[1])[:3]
     checks = ", ".join(f"{k} x{v}" for k, v in top) or "no check named"
-    return f"{counts.get('started', 0)} started, failed checks: {checks} (details: logs/locust-master.log)"
+    hint = ""
+    if top and top[0][0] == "discovery":
+        hint = "; --target is the identity provider's issuer: to load a service behind it, use --rp URL"
+    return (
+        f"{counts.get('started', 0)} started, failed checks: {checks} (details: logs/locust-master.log){hint}"
+    )
 
 
 def main_run(args: argparse.Namespace) -> int:

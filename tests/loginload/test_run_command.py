@@ -23,3 +23,8 @@ def test_no_success_names_the_failed_checks_most_first() -> None:
 def test_one_success_or_no_start_is_not_this_failure() -> None:
     assert nothing_succeeded({"stages": [stage({"started": 9, "completed": 1}, {"x": 8})]}) == ""
     assert nothing_succeeded({"stages": [stage({"offered": 3}, {})]}) == ""
+
+
+def test_a_target_that_is_not_a_provider_gets_the_hint_to_use_rp() -> None:
+    doc = {"stages": [stage({"started": 4, "failed": 4}, {"discovery": 4})]}
+    assert "use --rp URL" in nothing_succeeded(doc)
