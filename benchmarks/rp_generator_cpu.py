@@ -1,0 +1,101 @@
+"""Generator CPU per journey in relying-party mode, beside the generator playing the relying party.
+
+    python -m benchmarks.rp_generator_cpu [--tier 20m] [--short 15] [--long 45]
+
+One Locust process in local mode runs the locustfile's workload (no refreshes) twice per mode, for a
+short and a long stage at the same rate: the difference in its CPU (its own accounting, from the
+kernel) over the difference in completed journeys is the CPU a journey costs, without start-up.
+RP mode: the demo service (2 workers) behind the mock (1 worker), the journey through the service's
+pages and callback and one signed-in page. Plain: the mock alone, the generator exchanging the code
+(an RS512 client assertion) and reading userinfo itself. Everything shares this machine's cores.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from loadtests import LOCUSTFILE
+from loadtests.run_files import LOADTEST
+from loginload.processes import Child, free_port, python_module, wait_http_ok
+from loginload.rp_demo import DEMO_EXPECT, DEMO_PAGES, prepare_demo
+
+
+def _idp(base: Path, name: str, clients: str = "") -> tuple[Child, str]:
+    port = free_port()
+    (base / f"{name}.toml").write_text("[idp]\npopulation = 60000000\n" + clients)
+    cmd = [
+        "idp",
+        "--config",
+        str(base / f"{name}.toml"),
+        "--port",
+        str(port),
+        "--state-dir",
+        str(base / name),
+    ]
+    child = Child(name, python_module("loginload.cli", *cmd), base / "logs")
+    url = f"http://127.0.0.1:{port}"
+    wait_http_ok(url + "/health", 30, child)
+    return child, url
+
+
+def _locust(out: Path, host: str, tier: str, seconds: float, extra: list[str]) -> tuple[float, int]:
+    """(CPU seconds, journeys completed) of one local Locust run."""
+    out.mkdir(parents=True)
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cmd = [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless", "--host", host]
+    cmd += ["--results-dir", str(out), "--only-summary", "--loglevel", "WARNING", "--no-refreshes"]
+    cmd += ["--tiers", tier, "--stage-seconds", str(seconds), "--pool", "50", *extra]
+    with open(out / "locust.log", "wb") as log:
+        subprocess.run(cmd, stdout=log, stderr=log, timeout=seconds * 3 + 60, check=False)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
+    stages = json.loads((out / LOADTEST).read_text())["stages"]
+    failed = sum(sum(s["failures"].values()) for s in stages)
+    if failed:
+        raise SystemExit(f"{out}: {failed} journeys failed; the figure would not be a journey's cost")
+    return cpu, sum(s["counts"].get("completed", 0) for s in stages)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--tier", default="20m")
+    p.add_argument("--short", type=float, default=15.0)
+    p.add_argument("--long", type=float, default=45.0)
+    a = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        base = Path(tmp)
+        demo = prepare_demo(base / "demo", free_port())
+        rp_idp, rp_url = _idp(base, "idp-rp", demo.registration.clients_toml)
+        plain_idp, plain_url = _idp(base, "idp-plain")
+        try:
+            demo.start(rp_url, base / "logs")
+            modes = {
+                "rp": (
+                    rp_url,
+                    ["--rp", demo.start_url, "--rp-expect", DEMO_EXPECT, "--rp-pages", DEMO_PAGES],
+                ),
+                "plain": (plain_url, ["--client-config", str(base / "idp-plain" / "dev-client.json")]),
+            }
+            for mode, (host, extra) in modes.items():
+                runs = [_locust(base / f"{mode}-{s:g}", host, a.tier, s, extra) for s in (a.short, a.long)]
+                (cpu0, n0), (cpu1, n1) = runs
+                per = 1000 * (cpu1 - cpu0) / max(n1 - n0, 1)
+                print(
+                    f"{mode}: {per:.2f} ms of generator CPU a journey "
+                    f"({n1 - n0} journeys, {cpu1 - cpu0:.2f} s)"
+                )
+        finally:
+            demo.stop()
+            rp_idp.stop()
+            plain_idp.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
