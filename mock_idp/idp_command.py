@@ -245,14 +245,20 @@ def banner(settings: Settings) -> str:
         f"discovery   {settings.issuer_url}{DISCOVERY}",
         f"state       {settings.state_path.resolve()}   store: {settings.store}",
     ]
-    if not settings.clients:
+    if settings.clients:  # no dev client then: its sign-in URL would answer "unknown client_id"
+        for entry in settings.clients:
+            uris = entry.get("redirect_uris") or ["?"]
+            lines.append(f"client      {entry.get('client_id')}  -> {uris[0]}")
+        start = "start at one of these services' sign-in; it sends you to " + settings.issuer_url + AUTHORIZE
+    else:
         lines.append(
             f"dev client  {dev_client_path(settings.state_path).resolve()}  (client_id, key, redirect)"
         )
+        start = f"open   {sign_in_url(settings)}"
     lines += [
         "",
         "Sign in with a browser as a synthetic citizen:",
-        f"  1. open   {sign_in_url(settings)}",
+        f"  1. {start}",
         f"  2. email  {c.email}",
         f"     password {c.password}",
         f"  3. SMS code {c.sms_code}   (any citizen: loginload idp citizen I)",

@@ -83,3 +83,12 @@ def test_a_bad_environment_variable_is_one_line_and_exit_2(
     assert main(parse("citizen", "1")) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and message in err[0], err
+
+
+def test_with_configured_clients_the_banner_names_them_not_the_dev_client() -> None:
+    callback = "http://127.0.0.1:8000/callback"
+    entry = {"client_id": "portal", "redirect_uris": [callback], "public_key_pem": "x"}
+    text = banner(Settings(clients=(entry,)))
+    assert f"client      portal  -> {callback}" in text
+    assert "loginload-dev-client" not in text and "dev client" not in text
+    assert "loginload-dev-client" in banner(Settings())
