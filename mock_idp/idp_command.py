@@ -297,6 +297,7 @@ def serve(settings: Settings) -> int:
         http=InlineHttpProtocol if settings.http == "inline" else "httptools",
         lifespan="off",
         timeout_graceful_shutdown=5,
+        timeout_keep_alive=settings.keep_alive_s,
         proxy_headers=False,  # --issuer names the public URL; skipping the middleware saves per request
         server_header=False,
         date_header=False,

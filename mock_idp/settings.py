@@ -57,6 +57,9 @@ class Settings:
     max_inflight: int = 256  # per worker; beyond it requests get 503 + Retry-After
     shed_lag_ms: float = 250.0  # per worker: event loop this far behind -> new requests get 503
     access_log: bool = False
+    # idle keep-alive connections are closed after this: long, as load balancers in front of real
+    # services keep them (uvicorn's 5 s closed a generator's idle connection just as it reused it)
+    keep_alive_s: int = 75
     http: str = "inline"  # mock_idp.inline_http, or uvicorn's own "httptools"
     lifetimes: Lifetimes = field(default_factory=Lifetimes)
     clients: tuple[dict[str, Any], ...] = ()
@@ -68,6 +71,8 @@ class Settings:
             raise ValueError(f"http must be one of {', '.join(HTTP_PROTOCOLS)}, not {self.http!r}")
         if self.workers < 1:
             raise ValueError("workers must be at least 1")
+        if not 1 <= self.keep_alive_s <= 3600:
+            raise ValueError(f"keep_alive_s must be between 1 and 3600 seconds, not {self.keep_alive_s}")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, not {self.port}")
 
