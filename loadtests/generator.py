@@ -151,23 +151,12 @@ class Generator:
             def record(name: str, seconds: float) -> None:
                 latency(stage, f"step:{name}", seconds)
 
-            if self.rp is not None:
-                outcome = self._run_rp(
-                    RpJourneyRunner(
-                        client,
-                        self.provider,
-                        self.shared,
-                        rng,
-                        record,
-                        self.rp,
-                        self.allowed,
-                        getattr(self.accounts, "fixed_sms_code", ""),
-                    ),
-                    a,
-                    rng,
-                )
-            else:
-                outcome = self._run(JourneyRunner(client, self.provider, self.shared, rng, record), a, rng)
+            runner: JourneyRunner | RpJourneyRunner = (
+                JourneyRunner(client, self.provider, self.shared, rng, record)
+                if self.rp is None
+                else RpJourneyRunner(client, self.provider, self.shared, rng, record, self.rp, self.allowed)
+            )
+            outcome = self._run(runner, a, rng)
         except JourneyFailed as exc:
             exception = exc
             rec.failure(stage, exc.check)
@@ -190,13 +179,14 @@ class Generator:
                     rec.latency(stage, "warmup:journey", elapsed)
         fire(a.kind, elapsed, exception)
 
-    def _run(self, runner: JourneyRunner, a: Arrival, rng: random.Random) -> str:
+    def _run(self, runner: JourneyRunner | RpJourneyRunner, a: Arrival, rng: random.Random) -> str:
+        """One arrival, by the generator playing the relying party or through the service's sign-in."""
         if a.kind == REFRESH:
             return runner.refresh()
         population = self.plan.stages[a.stage].population
         if a.kind == Journey.REMEMBERED_DEVICE:
             device = self.shared.any_device(rng)
-            if device is not None:
+            if device is not None:  # with its NHS login session too: it may be sent straight back
                 index, cookies = device
                 return runner.login(a.kind, self.accounts.account(index), cookies)
             # no device remembered yet in this process: sign in fully and remember this one
@@ -205,26 +195,6 @@ class Generator:
             if not isinstance(self.accounts, MockPopulation):
                 raise JourneyFailed("registration_unsupported", "registration needs the mock's fixed codes")
             return runner.register(self.accounts.fixed_sms_code)
-        account = self.accounts.pick(
-            rng,
-            population,
-            first_visit=a.kind == Journey.FIRST_VISIT_CONSENT,
-            uplift=a.kind == Journey.UPLIFT,
-        )
-        return runner.login(a.kind, account)
-
-    def _run_rp(self, runner: RpJourneyRunner, a: Arrival, rng: random.Random) -> str:
-        """The same journey variants, between the service's sign-in and its callback."""
-        population = self.plan.stages[a.stage].population
-        if a.kind == Journey.REMEMBERED_DEVICE and (device := self.shared.any_device(rng)) is not None:
-            index, cookies = device  # with its NHS login session too: it may be sent straight back
-            return runner.login(a.kind, self.accounts.account(index), cookies)
-        if a.kind == Journey.REMEMBERED_DEVICE:
-            return runner.login(Journey.FULL_LOGIN, self.accounts.pick(rng, population))
-        if a.kind == Journey.REGISTRATION:
-            if not isinstance(self.accounts, MockPopulation):
-                raise JourneyFailed("registration_unsupported", "registration needs the mock's fixed codes")
-            return runner.login(a.kind, None)
         account = self.accounts.pick(
             rng,
             population,

@@ -28,6 +28,7 @@ from loadtests.journeys import FORM, JourneyFailed, JourneyRunner, Provider, Sha
 from loadtests.oidc_client import parse_page
 from loadtests.rp_target import RpTarget
 from loadtests.safety import TargetNotAllowed, check_target
+from loadtests.workload import Journey
 
 MAX_HOPS = 8  # the service's redirects and pages before NHS login, and after its callback
 REDIRECTS = (301, 302, 303, 307, 308)
@@ -67,7 +68,6 @@ class RpJourneyRunner:
         record: Any,
         target: RpTarget,
         allowed: frozenset[str],
-        registration_code: str = "",
     ) -> None:
         self.idp = JourneyRunner(client, provider, shared, rng, record, prefix="idp:")
         self.step = Step(client, record)
@@ -75,16 +75,27 @@ class RpJourneyRunner:
         self.target = target
         self.allowed = allowed
         self.rng = rng
-        self.registration_code = registration_code  # the mock's email and SMS code (its population rule)
 
-    def login(self, kind: str, account: Account | None, cookies: list[Any] | None = None) -> str:
-        """One citizen signs in to the service; *account* None registers a new one on NHS login's pages."""
+    def login(self, kind: str, account: Account, cookies: list[Any] | None = None) -> str:
+        """One citizen signs in to the service through NHS login's pages (or its SSO session)."""
+        return self._walk(kind, account, cookies)
+
+    def register(self, code: str) -> str:
+        """A new citizen creates an NHS login on its pages (the mock's email and SMS *code*), then is
+        sent back to the service."""
+        return self._walk(Journey.REGISTRATION, None, None, code)
+
+    def refresh(self) -> str:
+        """Not the generator's to do here: the service refreshes its own tokens (none are scheduled)."""
+        raise JourneyFailed("refresh_unsupported", "in relying-party mode the service refreshes its tokens")
+
+    def _walk(self, kind: str, account: Account | None, cookies: list[Any] | None, code: str = "") -> str:
         self.idp.fresh_browser(cookies)
         authorize = self._to_idp()
         r = self.idp.step("authorize", "GET", authorize, (200, 302))
         if r.status_code == 200:  # NHS login's pages (a 302 is its SSO session sending the citizen back)
             if account is None:
-                r, account = self.idp.register_from(r, authorize, self.registration_code)
+                r, account = self.idp.register_from(r, authorize, code)
             else:
                 r = self.idp.sign_in(kind, account, r, authorize)
                 if r is None:
