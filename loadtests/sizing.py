@@ -21,14 +21,13 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from loadtests.shapes import format_population
-from loadtests.workload import Range, TierRates, WorkloadModel
+from loadtests.workload import Range, TierRates, WorkloadModel, config_table
 
 LAUNCH_SURGES = (10.0, 95.0)  # the docs' planning surge and NHS 111 online's March 2020 day
 _POSITIVE = Range(0, 1e6, lo_open=True)
@@ -227,18 +226,6 @@ def limits(model: WorkloadModel, figures: SizingFigures = FIGURES_DEFAULT) -> Li
 
 def figures_from_toml(path: Path | None, overrides: Mapping[str, float] | None = None) -> SizingFigures:
     """Defaults, then a config file's ``[sizing]`` table, then *overrides* (flags); ValueError if bad."""
-    table: dict[str, Any] = {}
-    if path is not None:
-        try:
-            with path.open("rb") as fh:
-                config = tomllib.load(fh)
-        except OSError as exc:
-            raise ValueError(f"cannot read config {path}: {exc.strerror}") from exc
-        except tomllib.TOMLDecodeError as exc:
-            raise ValueError(f"config {path} is not valid TOML: {exc}") from exc
-        section = config.get("sizing", {})
-        if not isinstance(section, Mapping):
-            raise ValueError(f"config {path}: [sizing] must be a table")
-        table.update(section)
+    table: dict[str, Any] = dict(config_table(path, "sizing")) if path is not None else {}
     table.update(overrides or {})
     return SizingFigures.from_mapping(table)

@@ -338,10 +338,9 @@ def _check_population(population: int) -> int:
     return population
 
 
-def model_from_toml(path: Path | None) -> WorkloadModel:
-    """The model from a config file's ``[workload]`` table (defaults when ``path`` is None)."""
-    if path is None:
-        return WorkloadModel()
+def config_table(path: Path, name: str) -> Mapping[str, Any]:
+    """The ``[name]`` table of a TOML config file (empty when it has none); ValueError, naming the file,
+    when it cannot be read, is not TOML, or ``name`` is not a table."""
     try:
         with path.open("rb") as fh:
             config = tomllib.load(fh)
@@ -349,7 +348,14 @@ def model_from_toml(path: Path | None) -> WorkloadModel:
         raise ValueError(f"cannot read config {path}: {exc.strerror}") from exc
     except tomllib.TOMLDecodeError as exc:
         raise ValueError(f"config {path} is not valid TOML: {exc}") from exc
-    table = config.get("workload", {})
+    table = config.get(name, {})
     if not isinstance(table, Mapping):
-        raise ValueError(f"config {path}: [workload] must be a table")
-    return WorkloadModel.from_mapping(table)
+        raise ValueError(f"config {path}: [{name}] must be a table")
+    return table
+
+
+def model_from_toml(path: Path | None) -> WorkloadModel:
+    """The model from a config file's ``[workload]`` table (defaults when ``path`` is None)."""
+    if path is None:
+        return WorkloadModel()
+    return WorkloadModel.from_mapping(config_table(path, "workload"))
