@@ -403,13 +403,7 @@ def one_login(base: str, rp: ClientRegistration) -> str:
             if r.status_code != 200:
                 break
             form = parse_page(r.text).forms[0]
-            data = dict(form.fields)
-            if "email" in form.inputs:
-                data.update(email=c.email, password=c.password)
-            elif "otp_code" in form.inputs:
-                data["otp_code"] = c.sms_code
-            elif "decision" in form.buttons:
-                data["decision"] = "allow"
+            data = form.answers(c.email, c.password, c.sms_code)
             r = http_.post(urlsplit(form.action).path or form.action, data=data)
         code = query_of(r.headers["location"])["code"]
         data = {

@@ -37,6 +37,18 @@ class Form:
     buttons: dict[str, list[str]] = field(default_factory=dict)
     inputs: list[str] = field(default_factory=list)
 
+    def answers(self, email: str, password: str, sms_code: str) -> dict[str, str]:
+        """What a citizen types into this form of the journey: sign-in, SMS code, or consent (allow);
+        any other form is sent with its own fields."""
+        data = dict(self.fields)
+        if "email" in self.inputs:
+            data.update(email=email, password=password)
+        elif "otp_code" in self.inputs:
+            data["otp_code"] = sms_code
+        elif "decision" in self.buttons:
+            data["decision"] = "allow"
+        return data
+
 
 @dataclass
 class Page:

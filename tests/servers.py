@@ -364,14 +364,7 @@ class Login:
 
 def form_answers(form: Form, c: Citizen) -> dict[str, str]:
     """What citizen *c* types into one of the journey's forms (sign-in, SMS code, consent)."""
-    data = dict(form.fields)
-    if "email" in form.inputs:
-        data.update(email=c.email, password=c.password)
-    elif "otp_code" in form.inputs:
-        data["otp_code"] = c.sms_code
-    elif "decision" in form.buttons:
-        data["decision"] = "allow"
-    return data
+    return form.answers(c.email, c.password, c.sms_code)
 
 
 def login(server: IdpServer, index: int, nonce: str = "n-1", via: httpx.Client | None = None) -> Login:
