@@ -367,6 +367,21 @@ def form_answers(form: Form, c: Citizen) -> dict[str, str]:
     return form.answers(c.email, c.password, c.sms_code)
 
 
+MAX_PAGES = 6  # sign-in, SMS code, uplift, consent, with room to spare
+
+
+def through_pages(browser: httpx.Client, url: str, c: Citizen) -> httpx.Response:
+    """A browser at the IdP's authorize *url* answers its pages as citizen *c*; the first non-page
+    answer (the redirect back, normally) is returned."""
+    r = browser.get(url)
+    for _ in range(MAX_PAGES):
+        if r.status_code != 200:
+            break
+        form = parse_page(r.text).forms[0]
+        r = browser.post(httpx.URL(url).join(form.action), data=form_answers(form, c))
+    return r
+
+
 def login(server: IdpServer, index: int, nonce: str = "n-1", via: httpx.Client | None = None) -> Login:
     """Walk citizen *index* through authorize, sign-in, SMS code (uplift, consent): each step on a new
     connection, so the steps land on whichever workers the kernel hands the connections to."""
@@ -392,7 +407,7 @@ def login(server: IdpServer, index: int, nonce: str = "n-1", via: httpx.Client |
 
     r, pid = send("GET", "/authorize", params=params)
     pids = [pid]
-    for _ in range(6):
+    for _ in range(MAX_PAGES):
         if r.status_code != 200:
             break
         page = parse_page(r.text)

@@ -17,7 +17,6 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-import httpx
 import pytest
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
@@ -27,9 +26,9 @@ from authlib.oidc.core import CodeIDToken
 from joserfc import jwt
 from joserfc.jwk import KeySet, RSAKey
 
-from loadtests.oidc_client import parse_page, query_of
+from loadtests.oidc_client import query_of
 from mock_idp.population import citizen
-from tests.servers import HTTP_TIMEOUT, IdpServer, form_answers, running_idp
+from tests.servers import HTTP_TIMEOUT, IdpServer, running_idp, through_pages
 
 pytestmark = pytest.mark.server
 
@@ -84,12 +83,7 @@ def browser_signs_in(server: IdpServer, url: str, index: int) -> str:
     """Follow the IdP's pages as the citizen; return the URL the browser is sent back to."""
     c = citizen(index)
     with server.client() as browser:
-        r = browser.get(url)
-        for _ in range(6):
-            if r.status_code != 200:
-                break
-            form = parse_page(r.text).forms[0]
-            r = browser.post(httpx.URL(url).join(form.action), data=form_answers(form, c))
+        r = through_pages(browser, url, c)
     assert r.status_code == 302, f"{r.status_code} {r.text[:300]}"
     location: str = r.headers["location"]
     return location

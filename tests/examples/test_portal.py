@@ -14,10 +14,9 @@ from joserfc.jwk import RSAKey
 from examples.portal.counter import Counter
 from examples.portal.nhs_login import client_assertion
 from examples.portal.settings import PortalSettings
-from loadtests.oidc_client import parse_page
 from mock_idp.population import citizen
 from tests.portal import Portal, start_portal
-from tests.servers import HTTP_TIMEOUT, form_answers
+from tests.servers import HTTP_TIMEOUT, through_pages
 
 P9 = next(i for i in range(1000, 2000) if citizen(i).proofing_level == "P9")
 
@@ -30,13 +29,7 @@ def sign_in(portal: Portal, index: int) -> httpx.Response:
         assert "Continue to NHS login" in home.text
         r = browser.get(portal.demo.base_url + "/login")
         assert r.status_code == 302 and r.headers["location"].startswith(portal.idp.base_url + "/authorize?")
-        url = r.headers["location"]
-        r = browser.get(url)
-        for _ in range(6):
-            if r.status_code != 200:
-                break
-            form = parse_page(r.text).forms[0]
-            r = browser.post(httpx.URL(url).join(form.action), data=form_answers(form, c))
+        r = through_pages(browser, r.headers["location"], c)
         assert r.status_code == 302 and r.headers["location"].startswith(portal.demo.base_url + "/callback?")
         r = browser.get(r.headers["location"], follow_redirects=True)
         if r.url.path == "/account":
