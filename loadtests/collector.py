@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,22 @@ from loadtests.slo import Slo, figures
 from mock_idp import atomic
 
 SATURATED_CPU = 0.90
+SETTLE_S = 3.0  # a stage is judged this long after its end, once its generators' last reports are in
 FORMAT = "loginload-loadtest/1"
+
+
+@dataclass(frozen=True)
+class LimitEnd:
+    """How the limit search ended: ``ended`` is "slo" (a stair broke the SLO), "generator" (a stair
+    saturated a generator: the target's limit lies above), "tier" (a population tier broke, so no stair
+    was needed) or "max_rate" (every stair passed); ``stage`` is the stage that decided it."""
+
+    ended: str
+    stage: int | None
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 class Collector:
@@ -37,7 +53,10 @@ class Collector:
         self.done: set[str] = set()
         self.lost: set[str] = set()
         self.notes: list[str] = []
-        self.stopped: str | None = None  # why the run ended before its schedule did (capacity shape)
+        self.stopped: str | None = None  # why the run ended before its schedule did (the limit search)
+        self.limit: LimitEnd | None = None  # where the stairs found the limit, once they have
+        self._tier_breach: LimitEnd | None = None
+        self._judged: set[int] = set()
         self.series: list[dict[str, Any]] = []  # one point per write: the run as a time series
         self._window = stats.new_histogram()  # journey latency since the last series point
         self._totals: dict[str, int] = {}
@@ -86,34 +105,82 @@ class Collector:
                 f"generator {g} stopped reporting during the run; its share of arrivals is missing"
             )
 
-    def capacity_breach(self, slo: Slo) -> str | None:
-        """For the capacity shape: the first finished stage that broke the SLO, described; else None.
+    @property
+    def searches_limit(self) -> bool:
+        """The plan climbs stairs (the capacity shape, or the ramp's limit search)."""
+        return any(st.kind == "step" for st in self.plan.stages)
 
-        Judged as the report judges a tier (:meth:`Slo.breaches`: journey p95 and p99 of the steady
-        window, error rate, achieved/offered). A stage counts as finished a few seconds after its
-        end, once its last reports are in.
+    def judge_limit(self, slo: Slo, now: float | None = None) -> LimitEnd | None:
+        """Whether the stairs have found the limit: the first finished stair that broke the SLO or
+        saturated a generator, or (ramp) a tier that broke already, once the tiers are over.
+
+        A stair is judged as the report judges it (:meth:`Slo.breaches`: journey p95 and p99 of its
+        steady window, error rate, achieved/offered) once it has been over for :data:`SETTLE_S`, when
+        its last reports are in; each stage is judged once. A stair where a generator ran at
+        :data:`SATURATED_CPU` or more measured the generator, not the target: the search stops there
+        too, and says so, so the report can call its figure a lower bound.
         """
-        if self.t0 is None:
-            return None
-        elapsed = time.time() - self.t0
-        for i, stage in enumerate(self.plan.stages):
-            if self.plan.schedule.start_of(i) + stage.duration_s + 3.0 > elapsed:
+        if self.limit is not None or self.t0 is None or not self.searches_limit:
+            return self.limit
+        elapsed = (now if now is not None else time.time()) - self.t0
+        stages = self.plan.stages
+        for i, stage in enumerate(stages):
+            if self.plan.schedule.start_of(i) + stage.duration_s + SETTLE_S > elapsed:
                 return None
-            s = self.aggregate.stages.get(i)
-            if s is None:
+            if i in self._judged:
                 continue
-            started, offered = s.counts.get("started", 0), s.counts.get("offered", 0)
-            journey = stats.summarise(s.hist("journey"))
-            measured = figures(
-                journey.get("p95_ms"),
-                journey.get("p99_ms"),
-                s.counts.get("failed", 0) / started if started else 0.0,
-                started / offered if offered else None,
-            )
-            breaches = slo.breaches(measured)
-            if breaches:
-                return f"stage {stage.name}: {'; '.join(breaches)}"
+            self._judged.add(i)
+            breaches, saturated = self._verdict(i, slo)
+            if stage.kind == "step" and saturated:
+                detail = (
+                    f"stage {stage.name}: generator {', '.join(saturated)} at {SATURATED_CPU:.0%}+ of a core"
+                )
+                self.limit = LimitEnd("generator", i, detail)
+            elif stage.kind == "step" and breaches:
+                self.limit = LimitEnd("slo", i, f"stage {stage.name}: {'; '.join(breaches)}")
+            elif stage.kind != "step" and breaches and self._tier_breach is None:
+                self._tier_breach = LimitEnd("tier", i, f"stage {stage.name}: {'; '.join(breaches)}")
+            if self.limit is None and self._tier_breach is not None:
+                following = stages[i + 1] if i + 1 < len(stages) else None
+                if following is not None and following.kind == "step":
+                    self.limit = self._tier_breach  # the tiers found it: no stair is needed
+            if self.limit is not None:
+                self.stopped = f"limit search: {self.limit.detail}"
+                self.notes.append(self.stopped)
+                return self.limit
         return None
+
+    def _verdict(self, index: int, slo: Slo) -> tuple[tuple[str, ...], list[str]]:
+        """A finished stage's SLO breaches and the generators that ran saturated in it."""
+        s = self.aggregate.stages.get(index)
+        start, end = self.stage_window(index)
+        saturated = [
+            g
+            for g in self.generators
+            if (share := self.aggregate.cpu_share(g, start + 1.0, end)) is not None and share >= SATURATED_CPU
+        ]
+        if s is None:
+            return ("nothing measured",), saturated
+        started, offered = s.counts.get("started", 0), s.counts.get("offered", 0)
+        journey = stats.summarise(s.hist("journey"))
+        measured = figures(
+            journey.get("p95_ms"),
+            journey.get("p99_ms"),
+            s.counts.get("failed", 0) / started if started else 0.0,
+            started / offered if offered else None,
+        )
+        return slo.breaches(measured), saturated
+
+    def limit_search(self) -> dict[str, Any] | None:
+        """``loadtest.json``'s account of the limit search: None when the plan climbs no stairs."""
+        if not self.searches_limit:
+            return None
+        if self.limit is not None:
+            return self.limit.to_dict()
+        if self.t0 is not None and self.all_done() and time.time() - self.t0 >= self.plan.schedule.total_s:
+            top = self.plan.stages[-1]
+            return LimitEnd("max_rate", None, f"every stair passed, up to the highest, {top.name}").to_dict()
+        return {"ended": None, "stage": None, "detail": "no stair has broken yet"}
 
     def stage_window(self, index: int) -> tuple[float, float]:
         start = (self.t0 or 0.0) + self.plan.schedule.start_of(index)
@@ -160,6 +227,7 @@ class Collector:
             "format": FORMAT,
             "finished": self.all_done() or self.stopped is not None,
             "stopped": self.stopped,
+            "limit_search": self.limit_search(),
             "written_at": time.time(),
             "t0": self.t0,
             "run_id": self.run_id,

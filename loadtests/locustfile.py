@@ -227,12 +227,10 @@ class OpenModelShape(LoadTestShape):
                     if g not in runner.clients or runner.clients[g].state == "missing"
                 }
             )
-        if P.plan.shape == "capacity" and P.collector is not None:
-            breach = P.collector.capacity_breach(slo_of(P.values))
-            if breach:
-                P.collector.stopped = f"capacity: SLO broken at {breach}"
-                P.collector.notes.append(P.collector.stopped)
+        if P.collector is not None and P.collector.searches_limit:
+            if P.collector.limit is None and P.collector.judge_limit(slo_of(P.values)) is not None:
                 log.warning("loginload: %s; stopping", P.collector.stopped)
+            if P.collector.limit is not None:
                 return None
         if elapsed > end and (
             P.collector is None or P.collector.all_done() or elapsed > end + FINISH_GRACE_S

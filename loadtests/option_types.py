@@ -52,6 +52,13 @@ def positive(value: Any) -> float:
     return result
 
 
+def above_one(value: Any) -> float:
+    result = number(value)
+    if not result > 1:
+        raise ValueError(f"{value!r} must be greater than 1")
+    return result
+
+
 def optional_positive(value: Any) -> float | None:
     """Empty (or None): the shape's own default."""
     return None if value in (None, "") else positive(value)

@@ -47,6 +47,13 @@ def plan_from_options(opts: Any, model: WorkloadModel | None = None) -> RunPlan:
         shape_opts["stage_s"] = stage_s
     if opts.shape == "ramp" and opts.tiers:
         shape_opts["tiers"] = parse_tiers(opts.tiers)
+    if opts.shape == "ramp" and opts.limit_search == "on":
+        shape_opts.update(
+            limit_search=True,
+            limit_step=float(opts.limit_step),
+            limit_max_rate=float(opts.limit_max_rate),
+            limit_stage_s=float(opts.limit_stage_seconds),
+        )
     if opts.shape == "spike":
         shape_opts["base_population"] = parse_population(opts.population)
         if stage_s is not None:

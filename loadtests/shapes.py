@@ -4,8 +4,10 @@ Why stages: an architect reads a capacity report tier by tier ("does 20m hold?")
 list of :class:`Stage` with its population, the model's arrival rate and a steady-state window that
 skips the warm-up after each step. The Locust ``LoadTestShape`` (elsewhere) only walks the list.
 
-Time is compressed, rates are not: the default ramp holds each population tier for 20 s, not an hour,
-at the tier's real peak rate. When a generator cannot reach the real rate, ``scale`` divides every
+Time is compressed, rates are not: the default ramp holds each population tier at its real peak rate
+just long enough for its steady window to hold :data:`MIN_JOURNEYS` journeys (20 s at least, not an
+hour), then climbs in stairs above the top tier's peak until the target breaks (the limit search).
+When a generator cannot reach the real rate, ``scale`` divides every
 rate by a factor; each stage keeps both figures so the report can say so. This module does not
 import Locust, so shapes can be planned, printed and tested without a generator.
 """
@@ -19,7 +21,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from loadtests.workload import WorkloadModel
+from loadtests.workload import Journey, WorkloadModel
 from mock_idp.population import parse_population
 from mock_idp.settings import MAX_POPULATION
 
@@ -33,8 +35,13 @@ RAMP_TIERS: tuple[int, ...] = (
     40_000_000,
     60_000_000,
 )
-DEFAULT_STAGE_S = 20.0  # 8 tiers * 20 s: the whole default ramp takes under three minutes
+DEFAULT_STAGE_S = 20.0  # the shortest tier of the default ramp, and a capacity stair
 DEFAULT_WARMUP = 0.25  # share of each stage discarded before the steady-state window
+MIN_JOURNEYS = 100  # a tier's steady window needs this many completed journeys to be judged (reports.trust)
+JOURNEY_MARGIN = 1.1  # plan a tenth more, for Poisson arrivals and failed journeys
+LIMIT_STEP = 1.2  # limit search: each stair this much above the one before
+LIMIT_MAX_RATE = 2000.0  # limit search: no stair above this many logins/s
+LIMIT_STAIR_S = 15.0
 
 
 @dataclass(frozen=True)
@@ -117,14 +124,23 @@ def format_population(population: int) -> str:
     return str(population)
 
 
-def _stage(model_rate: float, population: int, duration_s: float, warmup: float, **kw: Any) -> Stage:
+def _stage(
+    model_rate: float,
+    population: int,
+    duration_s: float,
+    warmup: float,
+    fixed_warmup_s: float | None = None,
+    **kw: Any,
+) -> Stage:
+    """A stage whose first ``warmup`` share (or, given, ``fixed_warmup_s`` seconds) is warm-up."""
     if not 0 <= warmup < 1:
         raise ValueError(f"warmup={warmup!r} must be in [0, 1)")
+    steady_from = duration_s * warmup if fixed_warmup_s is None else min(fixed_warmup_s, duration_s * warmup)
     return Stage(
         population=population,
         duration_s=duration_s,
         model_rate=model_rate,
-        steady_from_s=duration_s * warmup,
+        steady_from_s=steady_from,
         **kw,
     )
 
@@ -132,25 +148,93 @@ def _stage(model_rate: float, population: int, duration_s: float, warmup: float,
 def ramp(
     model: WorkloadModel,
     tiers: Sequence[int] = RAMP_TIERS,
-    stage_s: float = DEFAULT_STAGE_S,
+    stage_s: float | None = None,
     warmup: float = DEFAULT_WARMUP,
     scale: float = 1.0,
+    limit_search: bool = False,
+    limit_step: float = LIMIT_STEP,
+    limit_max_rate: float = LIMIT_MAX_RATE,
+    limit_stage_s: float = LIMIT_STAIR_S,
 ) -> list[Stage]:
-    """The default shape: each population tier held for ``stage_s`` at its modelled peak rate."""
+    """The default shape: each population tier at its modelled peak rate, then (``limit_search``)
+    stairs above the top tier's peak, ``limit_step`` apart up to ``limit_max_rate``.
+
+    ``stage_s`` fixes every tier's length; None holds each tier until its steady window holds
+    :data:`MIN_JOURNEYS` journeys (:func:`judged_stage_s`), so light tiers run longer than heavy ones.
+    The stairs draw from the top tier's citizens at ``surge`` times its peak: more logins a second from
+    the same population, as a launch-day surge brings. The runner stops at the first stair that breaks
+    the SLO or saturates the generator; the stairs after it are never run.
+    """
     if not tiers:
         raise ValueError("ramp needs at least one population tier")
-    return [
+    stages = [
         _stage(
             model.peak_logins_per_s(p),
             p,
-            stage_s,
+            stage_s if stage_s is not None else judged_stage_s(model, model.peak_logins_per_s(p) / scale),
             warmup,
             name=format_population(p),
             kind="tier",
             scale=scale,
+            fixed_warmup_s=None if stage_s is not None else DEFAULT_STAGE_S * warmup,
         )
         for p in tiers
     ]
+    if limit_search:
+        stages += limit_stairs(model, max(tiers), limit_step, limit_max_rate, limit_stage_s, warmup, scale)
+    return stages
+
+
+def judged_stage_s(model: WorkloadModel, offered_rate: float) -> float:
+    """Seconds a tier offering ``offered_rate`` logins/s needs: a fixed warm-up (a quarter of
+    :data:`DEFAULT_STAGE_S`) plus a steady window that collects :data:`MIN_JOURNEYS` completed
+    journeys (abandoned ones never complete), with :data:`JOURNEY_MARGIN`; never under
+    :data:`DEFAULT_STAGE_S`."""
+    completing = 1.0 - model.journey_mix.fractions().get(Journey.ABANDONED, 0.0)
+    if not offered_rate > 0 or not completing > 0:
+        return DEFAULT_STAGE_S
+    steady = MIN_JOURNEYS * JOURNEY_MARGIN / (offered_rate * completing)
+    return max(DEFAULT_STAGE_S, round(DEFAULT_STAGE_S * DEFAULT_WARMUP + steady, 1))
+
+
+def limit_stairs(
+    model: WorkloadModel,
+    population: int,
+    step: float = LIMIT_STEP,
+    max_rate: float = LIMIT_MAX_RATE,
+    stage_s: float = LIMIT_STAIR_S,
+    warmup: float = DEFAULT_WARMUP,
+    scale: float = 1.0,
+) -> list[Stage]:
+    """Stairs ``step`` apart above ``population``'s peak, the first one ``step`` above it, the last the
+    highest at or under ``max_rate`` (in offered logins/s, after ``scale``)."""
+    if not step > 1:
+        raise ValueError(f"limit_step={step!r} must be greater than 1")
+    if not max_rate > 0 or not stage_s > 0:
+        raise ValueError("the limit search needs limit_max_rate > 0 and limit_stage_seconds > 0")
+    base = model.peak_logins_per_s(population)
+    stairs: list[Stage] = []
+    factor = step
+    while base * factor / scale <= max_rate * (1 + 1e-9) and len(stairs) < 200:
+        rate = base * factor
+        stairs.append(
+            _stage(
+                rate,
+                population,
+                stage_s,
+                warmup,
+                name=f"{_rate_name(rate / scale)}/s",
+                kind="step",
+                scale=scale,
+                surge=round(factor, 6),
+            )
+        )
+        factor *= step
+    return stairs
+
+
+def _rate_name(rate: float) -> str:
+    return f"{rate:.0f}" if rate >= 10 else f"{rate:.3g}"
 
 
 def spike(

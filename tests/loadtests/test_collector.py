@@ -9,7 +9,7 @@ import pytest
 from loadtests import stats
 from loadtests.collector import Collector
 from loadtests.run_plan import RunPlan
-from loadtests.shapes import capacity
+from loadtests.shapes import capacity, ramp
 from loadtests.slo import Slo
 from loadtests.workload import WorkloadModel
 
@@ -30,27 +30,88 @@ def _stage(rec: stats.Recorder, stage: int, latency_s: float, n: int = 50, faile
     rec.count(stage, stats.FAILED, failed)
 
 
-def test_capacity_breach_names_the_first_finished_stage_over_the_slo(tmp_path: Path) -> None:
+SLO = Slo(p95_ms=500, p99_ms=5000)
+
+
+def test_the_stairs_stop_at_the_first_finished_stair_over_the_slo(tmp_path: Path) -> None:
     c = _collector(tmp_path)
     rec = stats.Recorder()
     _stage(rec, 0, 0.010)
     _stage(rec, 1, 0.900)
     c.add("g", rec.drain())
     c.t0 = time.time() - 4.5  # stage 0 finished and reported; stage 1 not yet
-    assert c.capacity_breach(Slo(p95_ms=500, p99_ms=5000)) is None
+    assert c.judge_limit(SLO) is None
     c.t0 = time.time() - 7.5  # stage 1 finished too
-    breach = c.capacity_breach(Slo(p95_ms=500, p99_ms=5000))
-    assert breach is not None and "20/s" in breach and "p95" in breach
+    end = c.judge_limit(SLO)
+    assert end is not None and end.ended == "slo" and end.stage == 1
+    assert end.detail.startswith("stage 20/s: p95 ") and c.stopped == f"limit search: {end.detail}"
+    assert c.limit_search() == {"ended": "slo", "stage": 1, "detail": end.detail}
 
 
-def test_errors_also_break_the_capacity_slo(tmp_path: Path) -> None:
+def test_errors_also_break_the_stairs_slo(tmp_path: Path) -> None:
     c = _collector(tmp_path)
     rec = stats.Recorder()
     _stage(rec, 0, 0.010, n=100, failed=5)
     c.add("g", rec.drain())
     c.t0 = time.time() - 6
-    breach = c.capacity_breach(Slo(p95_ms=500, p99_ms=5000))
-    assert breach is not None and "error rate 5.00%" in breach
+    end = c.judge_limit(SLO)
+    assert end is not None and "error rate 5.00%" in end.detail
+
+
+def test_a_saturated_generator_ends_the_search_as_a_lower_bound(tmp_path: Path) -> None:
+    """Fast answers, but the generator ran flat out: what was measured is the generator, so the search
+    stops there, saying so, instead of climbing on and blaming the target."""
+    c = _collector(tmp_path)
+    c.t0 = time.time() - 6
+    rec = stats.Recorder()
+    _stage(rec, 0, 0.010, n=100)
+    c.add("g", rec.drain())
+    for k in range(4):  # 95% of a core across the stair's window
+        c.aggregate.add("g", {"cpu_s": 0.95, "wall_s": 1.0}, now=c.t0 + 1.2 + k * 0.2)
+    end = c.judge_limit(SLO)
+    assert end is not None and end.ended == "generator" and end.stage == 0
+    assert "generator g at 90%+ of a core" in end.detail
+
+
+def test_a_breaking_tier_ends_the_ramp_before_its_stairs(tmp_path: Path) -> None:
+    model = WorkloadModel()
+    stages = ramp(model, tiers=(1_000_000, 2_000_000), stage_s=2, limit_search=True, limit_max_rate=10)
+    assert [s.kind for s in stages][:3] == ["tier", "tier", "step"]
+    c = Collector(RunPlan(model, tuple(stages), "ramp"), str(tmp_path), {})
+    c.generators["g"] = 0
+    rec = stats.Recorder()
+    _stage(rec, 0, 0.900)  # the first tier already breaks
+    _stage(rec, 1, 0.010)
+    c.add("g", rec.drain())
+    c.t0 = time.time() - 6.5
+    assert c.judge_limit(SLO) is None, "the second tier is not over: the tiers go on"
+    c.t0 = time.time() - 7.5
+    end = c.judge_limit(SLO)
+    assert end is not None and end.ended == "tier" and end.stage == 0
+
+
+def test_a_search_whose_stairs_all_passed_ended_at_its_highest(tmp_path: Path) -> None:
+    c = _collector(tmp_path)
+    rec = stats.Recorder()
+    for i in range(3):
+        _stage(rec, i, 0.010)
+    payload = rec.drain()
+    assert c.limit_search() == {"ended": None, "stage": None, "detail": "no stair has broken yet"}
+    payload["done"] = True
+    c.add("g", payload)
+    c.t0 = time.time() - 10
+    assert c.judge_limit(SLO) is None
+    assert c.limit_search() == {
+        "ended": "max_rate",
+        "stage": None,
+        "detail": "every stair passed, up to the highest, 30/s",
+    }
+
+
+def test_a_plan_without_stairs_has_no_limit_search(tmp_path: Path) -> None:
+    model = WorkloadModel()
+    c = Collector(RunPlan(model, tuple(ramp(model, tiers=(1_000_000,))), "ramp"), str(tmp_path), {})
+    assert not c.searches_limit and c.limit_search() is None and c.judge_limit(SLO) is None
 
 
 def test_write_is_atomic_and_complete(tmp_path: Path) -> None:
@@ -89,12 +150,14 @@ def test_status_feeds_the_progress_line(tmp_path: Path) -> None:
 
 def test_the_stop_judges_a_stair_as_the_report_judges_a_tier(tmp_path: Path) -> None:
     """The same Slo.breaches: a p99 over the limit stops the stairs though p95 is well within it."""
-    c = _collector(tmp_path)
-    rec = stats.Recorder()
-    _stage(rec, 0, 0.010, n=30)
-    rec.latency(0, "journey", 0.900)  # one in 31: the p99, not the p95
-    c.add("g", rec.drain())
-    c.t0 = time.time() - 6
-    assert c.capacity_breach(Slo(p95_ms=500, p99_ms=1000)) is None
-    breach = c.capacity_breach(Slo(p95_ms=500, p99_ms=800))
-    assert breach is not None and breach.startswith("stage 10/s: p99 ") and "> 800 ms" in breach
+    for p99_ms, breaks in ((1000, False), (800, True)):
+        c = _collector(tmp_path)
+        rec = stats.Recorder()
+        _stage(rec, 0, 0.010, n=30)
+        rec.latency(0, "journey", 0.900)  # one in 31: the p99, not the p95
+        c.add("g", rec.drain())
+        c.t0 = time.time() - 5.5  # stage 0 over and settled
+        end = c.judge_limit(Slo(p95_ms=500, p99_ms=p99_ms))
+        assert (end is not None) is breaks
+        if end is not None:
+            assert end.detail.startswith("stage 10/s: p99 ") and "> 800 ms" in end.detail

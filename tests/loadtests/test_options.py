@@ -52,7 +52,7 @@ def test_every_default_passes_its_own_parser(entry: str) -> None:
 
 def test_smoke_declares_its_short_defaults() -> None:
     smoke, run = defaults(SMOKE), defaults(RUN)
-    assert (smoke.tiers, smoke.stage_seconds, smoke.generators, smoke.pool) == ("1m,5m", 20.0, 1, 50)
+    assert (smoke.tiers, smoke.stage_seconds, smoke.generators, smoke.pool) == ("5m,10m", 20.0, 1, 50)
     assert (run.tiers, run.stage_seconds, run.generators, run.pool) == ("", None, None, 100)
     assert run.returning_share == smoke.returning_share == 0.9
     assert defaults(LOCUST).returning_share == DEFAULT_RULE.returning_share

@@ -55,19 +55,22 @@ def test_every_option_has_an_environment_variable() -> None:
     assert all(v == "LOCUST_" + d.removeprefix("ll_").upper() for d, v in parser.env_vars.items())
 
 
-def test_default_is_the_eight_tier_ramp() -> None:
+def test_default_is_the_eight_tier_ramp_then_the_limit_search() -> None:
     plan = _plan()
     assert plan.shape == "ramp"
-    assert len(plan.stages) == 8
-    assert [s.population for s in plan.stages] == list(RAMP_TIERS)
-    assert all(s.duration_s == 20.0 and s.kind == "tier" and s.scale == 1.0 for s in plan.stages)
-    assert plan.schedule.total_s == pytest.approx(160.0)
+    tiers = [s for s in plan.stages if s.kind == "tier"]
+    assert [s.population for s in tiers] == list(RAMP_TIERS) and plan.stages[: len(tiers)] == tuple(tiers)
+    assert all(s.duration_s >= 20.0 and s.scale == 1.0 for s in tiers)
+    stairs = plan.stages[len(tiers) :]
+    assert stairs and all(s.kind == "step" and s.duration_s == 15.0 for s in stairs)
+    assert stairs[0].target_rate == pytest.approx(150) and stairs[-1].target_rate <= 2000
     assert plan.model == MODEL
-    assert plan.stages[-1].target_rate == pytest.approx(MODEL.peak_logins_per_s(60_000_000))
+    assert all(s.kind == "tier" for s in _plan("--limit-search", "off").stages)
+    assert tiers[-1].target_rate == pytest.approx(MODEL.peak_logins_per_s(60_000_000))
 
 
 def test_tiers_select_the_ramp_tiers() -> None:
-    plan = _plan("--tiers", "500k,2.5m,60m", "--stage-seconds", "5")
+    plan = _plan("--tiers", "500k,2.5m,60m", "--stage-seconds", "5", "--limit-search", "off")
     assert [s.population for s in plan.stages] == [500_000, 2_500_000, 60_000_000]
     assert [s.name for s in plan.stages] == ["500k", "2.5m", "60m"]
     assert all(s.duration_s == 5.0 for s in plan.stages)
@@ -86,7 +89,7 @@ def test_bad_tiers_are_refused_by_the_parser(capsys: pytest.CaptureFixture[str])
 
 
 def test_scale_divides_the_rates() -> None:
-    plan = _plan("--scale", "4")
+    plan = _plan("--scale", "4", "--limit-search", "off")
     for stage in plan.stages:
         assert stage.scale == 4.0
         assert stage.target_rate == pytest.approx(MODEL.peak_logins_per_s(stage.population) / 4)

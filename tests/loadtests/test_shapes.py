@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from loadtests.shapes import (
+    MIN_JOURNEYS,
     RAMP_TIERS,
     SHAPES,
     Schedule,
@@ -16,7 +17,7 @@ from loadtests.shapes import (
     soak,
     spike,
 )
-from loadtests.workload import WorkloadModel
+from loadtests.workload import Journey, WorkloadModel
 
 MODEL = WorkloadModel()
 
@@ -35,8 +36,34 @@ def test_default_ramp_tiers_and_duration() -> None:
         60_000_000,
     )
     assert [s.name for s in stages] == ["500k", "1m", "2.5m", "5m", "10m", "20m", "40m", "60m"]
-    assert Schedule(stages).total_s == pytest.approx(8 * 20)
     assert all(s.kind == "tier" for s in stages)
+    assert ramp(MODEL, stage_s=20)[0].duration_s == 20 and Schedule(ramp(MODEL, stage_s=20)).total_s == 160
+
+
+def test_each_default_tier_lasts_until_its_steady_window_can_be_judged() -> None:
+    """Light tiers run longer, heavy ones no longer than 20 s: each steady window collects the
+    journeys the report's trust rule asks for (abandoned journeys never complete)."""
+    completing = 1 - MODEL.journey_mix.fractions()[Journey.ABANDONED]
+    stages = ramp(MODEL)
+    for stage in stages:
+        assert stage.target_rate * stage.steady_s * completing >= MIN_JOURNEYS * 1.05, stage.name
+        assert stage.steady_from_s == pytest.approx(5.0)
+    assert [s.duration_s for s in stages][4:] == [20.0] * 4
+    assert stages[0].duration_s > stages[1].duration_s > stages[2].duration_s > 20
+    assert Schedule(stages).total_s < 330  # the ramp's share of the default run's ~8 minutes
+    assert ramp(MODEL, scale=100)[-1].duration_s > 20, "a scaled-down rate needs a longer tier"
+
+
+def test_the_limit_search_climbs_in_stairs_from_the_top_tier() -> None:
+    stages = ramp(MODEL, tiers=(60_000_000,), stage_s=20, limit_search=True, limit_max_rate=300)
+    stairs = stages[1:]
+    assert [s.kind for s in stages] == ["tier"] + ["step"] * len(stairs)
+    assert [s.name for s in stairs] == ["150/s", "180/s", "216/s", "259/s"]
+    assert all(s.population == 60_000_000 and s.duration_s == 15 for s in stairs)
+    assert [s.surge for s in stairs] == pytest.approx([1.2, 1.44, 1.728, 2.0736])
+    assert stairs[-1].target_rate <= 300 < stairs[-1].target_rate * 1.2
+    with pytest.raises(ValueError, match=r"limit_step=1\.0 must be greater than 1"):
+        ramp(MODEL, limit_search=True, limit_step=1.0)
 
 
 def test_ramp_rates_come_from_the_model_and_rise() -> None:
@@ -96,7 +123,7 @@ def test_capacity_stairs_increase_and_map_to_populations() -> None:
     [(-0.001, None), (0.0, 0), (19.999, 0), (20.0, 1), (45.0, 2), (159.999, 7), (160.0, None)],
 )
 def test_stage_at_boundaries(t: float, index: int | None) -> None:
-    found = Schedule(ramp(MODEL)).stage_at(t)
+    found = Schedule(ramp(MODEL, stage_s=20)).stage_at(t)
     assert (None if found is None else found[0]) == index
 
 
