@@ -6,7 +6,17 @@ import time
 from collections.abc import Callable
 from functools import partial
 
-from mock_idp import admin, discovery, journey, ops, registration, routes, token_endpoint, userinfo
+from mock_idp import (
+    admin,
+    discovery,
+    fault_answers,
+    journey,
+    ops,
+    registration,
+    routes,
+    token_endpoint,
+    userinfo,
+)
 from mock_idp.authorize import authorize
 from mock_idp.context import Context, build_context
 from mock_idp.http import App, Handler, Request, Response
@@ -38,6 +48,7 @@ def app_for(ctx: Context) -> App:
         routes.HEALTH: _bind(ctx, ops.health, "GET"),
         routes.METRICS: _bind(ctx, ops.metrics, "GET"),
         routes.DEV_CALLBACK: _bind(ctx, ops.dev_callback, "GET"),
+        routes.ADMIN_FAULTS: _bind(ctx, admin.faults, "GET", "PUT", "DELETE"),
     }
     prefixes = [
         (routes.TRUSTMARK, _bind(ctx, ops.trustmark, "GET")),
@@ -53,7 +64,9 @@ def app_for(ctx: Context) -> App:
         s.shed_lag_ms / 1000.0,
         ctx.metrics.observe,
         ctx.metrics.error,
-        unshed=frozenset({routes.HEALTH, routes.METRICS}),
+        unshed=frozenset({routes.HEALTH, routes.METRICS, routes.ADMIN_FAULTS}),
+        faults=ctx.faults,
+        fault_answer=partial(fault_answers.answer, ctx),
     )
     app.context = ctx  # type: ignore[attr-defined]
     return app

@@ -34,7 +34,7 @@ _PKCE_CHALLENGE = re.compile(r"[A-Za-z0-9_-]{43}")
 _PROMPTS = {"", "none", "login"}
 
 
-def _trusted_client(ctx: Context, multi: dict[str, list[str]]) -> tuple[str, str]:
+def trusted_client(ctx: Context, multi: dict[str, list[str]]) -> tuple[str, str]:
     """client_id and redirect_uri, checked before anything may be redirected."""
     ids, uris = multi.get("client_id", []), multi.get("redirect_uri", [])
     if len(ids) != 1:
@@ -106,7 +106,7 @@ def _validate(ctx: Context, client_id: str, p: dict[str, str]) -> AuthRequest:
 def authorize(ctx: Context, req: Request) -> Response:
     try:
         multi = req.multi_params()
-        client_id, redirect_uri = _trusted_client(ctx, multi)
+        client_id, redirect_uri = trusted_client(ctx, multi)
     except (InvalidRequest, PageError) as exc:
         return error_page(exc)
     state = multi.get("state", [None])[0]

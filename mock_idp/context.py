@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 
 from mock_idp.clients import Client, load_clients
 from mock_idp.directory import Directory
+from mock_idp.faults import FaultSet, TokenFault
 from mock_idp.keys import KeySet, LiveKeys, ensure_keys
 from mock_idp.metrics import Metrics
 from mock_idp.recent_tokens import RecentTokens
@@ -30,8 +31,10 @@ class Context:
     clients: dict[str, Client]
     directory: Directory
     metrics: Metrics
+    faults: FaultSet
     clock: Callable[[], float] = time.time
     recent_tokens: RecentTokens = field(default_factory=RecentTokens)
+    token_fault: TokenFault | None = None  # drawn for the /token answer being made (fault_answers.py)
 
     @property
     def keys(self) -> KeySet:
@@ -65,6 +68,8 @@ def build_context(settings: Settings, clock: Callable[[], float] = time.time) ->
     prepare_state(settings)
     state = settings.state_path
     store = open_store(settings.store, state, clock)
+    metrics = Metrics()
+    faults = FaultSet(settings.faults, store, state, metrics.fault, clock, settings.population_rule.seed)
     return Context(
         settings=settings,
         issuer=settings.issuer_url,
@@ -73,6 +78,7 @@ def build_context(settings: Settings, clock: Callable[[], float] = time.time) ->
         store=store,
         clients=load_clients(settings.clients, state, settings.issuer_url, _config_base(settings)),
         directory=Directory(settings, store),
-        metrics=Metrics(),
+        metrics=metrics,
+        faults=faults,
         clock=clock,
     )

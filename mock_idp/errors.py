@@ -24,6 +24,7 @@
     ├── MethodNotAllowed        405  with `Allow` (RFC 9110 §15.5.6)
     ├── PayloadTooLarge         413
     └── TemporarilyUnavailable  503  RFC 6749 §4.1.2.1 (load shedding, with Retry-After)
+        └── TooManyRequests     429  RFC 6585 §4 with Retry-After (an injected fault, docs/faults.md)
 
     PageError (error, description, status_code)       rendered as an HTML page, never redirected
     └── FlowError               400  `invalid_request`: a journey form's sealed state is bad, expired
@@ -202,6 +203,13 @@ class TemporarilyUnavailable(OAuthError):
 
     def headers(self) -> list[tuple[bytes, bytes]]:
         return [(b"retry-after", str(self.retry_after).encode())]
+
+
+class TooManyRequests(TemporarilyUnavailable):
+    """RFC 6585 §4: rate limited. OAuth has no code for it; the body says temporarily_unavailable, the
+    status and Retry-After say when to come back. Only a fault rule (``error=429``) answers it."""
+
+    status_code = 429
 
 
 class PageError(Exception):

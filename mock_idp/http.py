@@ -8,7 +8,8 @@ CPU (signatures, AES-GCM) or a sub-millisecond store call, so running them inlin
 ``App.respond`` is the one path every request takes (uvicorn's ASGI call and the inline protocol
 both end there, the latter without ASGI messages: the fast path), so what must happen once per
 request lives there and nowhere else: routing, load shedding, rendering an escaped OAuthError,
-counting error responses, observing latency. That is the pattern to copy: a per-request concern is a
+counting error responses, observing latency, drawing fault rules (``faults.py``; one set lookup when
+the path has none). That is the pattern to copy: a per-request concern is a
 line in ``respond``, not a middleware, and costs nothing when it does not apply. Handlers return a
 :class:`Response`; the error renderers below mark theirs with its error code.
 """
@@ -27,6 +28,7 @@ from typing import Any
 from urllib.parse import unquote, urlencode
 
 from mock_idp import pages
+from mock_idp.delivery import SLICES, Delivery, slices
 from mock_idp.errors import (
     InvalidRequest,
     MethodNotAllowed,
@@ -36,6 +38,7 @@ from mock_idp.errors import (
     PayloadTooLarge,
     TemporarilyUnavailable,
 )
+from mock_idp.faults import Draw, FaultSet
 from mock_idp.jws import compact_json
 from mock_idp.store import STORE_ERRORS
 
@@ -138,6 +141,7 @@ class Response:
     body: bytes = b""
     headers: list[tuple[bytes, bytes]] = field(default_factory=list)
     error: str = ""  # the OAuth error code an error response carries; App.respond counts it
+    delivery: Delivery | None = None  # a fault's delay or transport fault (delivery.py), else None
 
 
 def json_response(data: Any, status: int = 200, headers: list[tuple[bytes, bytes]] | None = None) -> Response:
@@ -187,6 +191,7 @@ def set_cookie(name: str, value: str, max_age: int, path: str = "/") -> tuple[by
 
 
 Handler = Callable[[Request], Response]
+FaultAnswer = Callable[[Draw, Handler | None, Request], Response]
 
 
 class App:
@@ -203,6 +208,8 @@ class App:
         observe: Callable[[str, int, float], None],
         count_error: Callable[[str], None],
         unshed: frozenset[str] = frozenset(),
+        faults: FaultSet | None = None,
+        fault_answer: FaultAnswer | None = None,
     ) -> None:
         self.routes = routes
         self.prefix_routes = prefix_routes
@@ -216,6 +223,9 @@ class App:
         self.count_error = count_error
         self.unshed = unshed
         self.inflight = 0
+        self.faults = faults
+        self.fault_answer = fault_answer
+        self._follow: asyncio.Task[None] | None = None
 
     def _resolve(self, path: str) -> tuple[str, dict[str, Handler]]:
         methods = self.routes.get(path)
@@ -277,17 +287,31 @@ class App:
             self._start_lag_watch()
         start = time.perf_counter()
         route = "unknown"
+        draw: Draw | None = None
         self.inflight += 1
         try:
             route, methods = self._resolve(path)
-            if route not in self.unshed and self._overloaded():
-                raise TemporarilyUnavailable("server is shedding load; retry shortly", retry_after=1)
-            handler = methods.get(method)
-            if handler is None:
-                raise MethodNotAllowed(f"{method} is not allowed here", tuple(methods))
-            if oversized or len(body) > self.max_body:
-                raise PayloadTooLarge(f"request body larger than {self.max_body} bytes")
-            response = handler(Request(method, path, query, headers, body, self.max_param_length))
+            faults = self.faults
+            if faults is not None and route in faults.routes:
+                draw = faults.draw(route)
+            if draw is not None and draw.error is not None:  # the fault answers before anything runs
+                assert self.fault_answer is not None
+                request = Request(method, path, query, headers, body, self.max_param_length)
+                response = self.fault_answer(draw, None, request)
+            else:
+                if route not in self.unshed and self._overloaded():
+                    raise TemporarilyUnavailable("server is shedding load; retry shortly", retry_after=1)
+                handler = methods.get(method)
+                if handler is None:
+                    raise MethodNotAllowed(f"{method} is not allowed here", tuple(methods))
+                if oversized or len(body) > self.max_body:
+                    raise PayloadTooLarge(f"request body larger than {self.max_body} bytes")
+                request = Request(method, path, query, headers, body, self.max_param_length)
+                if draw is None:
+                    response = handler(request)
+                else:
+                    assert self.fault_answer is not None
+                    response = self.fault_answer(draw, handler, request)
         except OAuthError as exc:
             response = error_response(exc)
         except STORE_ERRORS as exc:
@@ -298,14 +322,22 @@ class App:
             response = error_response(OAuthError("internal error (this is a bug in the mock)"))
         finally:
             self.inflight -= 1
+        if draw is not None:  # every answer of a faulted route, errors included (issue 11)
+            response.delivery = draw.delivery()
         if response.error:
             self.count_error(response.error)
         self.observe(route, response.status, time.perf_counter() - start)
         return response
 
     def _start_lag_watch(self) -> None:
+        """The worker's background tasks, on its first request: the lag watch, and the fault rules'
+        follower (a set published by another worker reaches this one within a second)."""
         with suppress(RuntimeError):  # called outside an event loop (a direct call in a script): no watch
-            self._monitor = asyncio.get_running_loop().create_task(self._watch_lag())
+            loop = asyncio.get_running_loop()
+            self._monitor = loop.create_task(self._watch_lag())
+            if self.faults is not None:
+                self.faults.refresh()
+                self._follow = loop.create_task(self.faults.follow())
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -328,6 +360,9 @@ class App:
             body,
             oversized,
         )
+        if response.delivery is not None:
+            await _deliver(send, response, response.delivery)
+            return
         await send(
             {
                 "type": "http.response.start",
@@ -336,6 +371,35 @@ class App:
             }
         )
         await send({"type": "http.response.body", "body": response.body})
+
+
+async def _deliver(send: Send, response: Response, d: Delivery) -> None:
+    """A fault's answer through plain ASGI (``--http httptools``): waits are asyncio sleeps. ASGI has
+    no way to reset or hold a connection, so there ``reset`` and ``timeout`` (after its wait) end in
+    uvicorn's own 500 and a closed connection; the inline protocol does both for real."""
+    await asyncio.sleep(d.delay)
+    if d.mode in ("reset", "timeout"):
+        if d.mode == "timeout":
+            await asyncio.sleep(d.seconds)
+        raise ConnectionResetError(f"fault rule: {d.mode}")
+    size = str(len(response.body)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": response.status,
+            "headers": [*response.headers, (b"content-length", size)],
+        }
+    )
+    body = response.body
+    if d.mode == "truncated":  # shorter than its content-length: uvicorn closes the connection
+        await send({"type": "http.response.body", "body": body[: int(len(body) * d.fraction)]})
+        return
+    if d.mode == "slow_body":
+        *first, body = slices(body)
+        for piece in first:
+            await send({"type": "http.response.body", "body": piece, "more_body": True})
+            await asyncio.sleep(d.seconds / SLICES)
+    await send({"type": "http.response.body", "body": body})
 
 
 async def _lifespan(receive: Receive, send: Send) -> None:

@@ -17,6 +17,7 @@ from urllib.parse import urlencode
 from mock_idp import MOCK_BANNER, workers
 from mock_idp.clients import DEV_CALLBACK_PATH, DEV_CLIENT_ID, dev_client_path
 from mock_idp.context import build_context, prepare_state
+from mock_idp.fault_rules import FaultError, FaultRule, parse_rules, split_rules
 from mock_idp.keys import rotate
 from mock_idp.metrics import MULTIPROC_ENV
 from mock_idp.population import citizen, parse_population
@@ -90,6 +91,13 @@ def register(subparsers: Any) -> None:
         type=_proofing_mix,
         help="shares of citizens proofed to P0,P5,P9, summing to 1 (default 0.1,0.2,0.7)",
     )
+    p.add_argument(
+        "--fault",
+        action="append",
+        metavar="RULE",
+        help="a fault rule, e.g. 'token:latency=lognormal(200ms,2s):p=0.2' or 'userinfo:error=503:p=0.05' "
+        "(repeatable; docs/faults.md; replaces the config file's [[idp.faults]])",
+    )
     p.add_argument("--access-log", action="store_true", help="log every request (slower)")
     p.add_argument(
         "--http",
@@ -146,13 +154,16 @@ def env_name(setting: str) -> str:
 
 def without_idp_env(environ: Mapping[str, str]) -> dict[str, str]:
     """*environ* less the ``LOGINLOAD_<FLAG>`` variables, for an IdP whose settings are all given."""
-    names = {env_name(n) for n in (*_FLAGS, "config", "access_log")}
+    names = {env_name(n) for n in (*_FLAGS, "config", "access_log", "fault")}
     return {k: v for k, v in environ.items() if k not in names}
 
 
 def _from_env(environ: Mapping[str, str]) -> dict[str, Any]:
     """The settings named by ``LOGINLOAD_*`` variables, read as their flags read them."""
     values: dict[str, Any] = {}
+    faults = environ.get(env_name("fault"))
+    if faults is not None:  # LOGINLOAD_FAULT: rules separated by ';' or new lines
+        values["faults"] = _rules(split_rules(faults), f"{env_name('fault')}: ")
     for name in (*_FLAGS, "config", "access_log"):
         text = environ.get(env_name(name))
         if text is None:
@@ -183,7 +194,18 @@ def settings_from_args(args: argparse.Namespace, environ: Mapping[str, str] = os
             values[name] = value
     if getattr(args, "access_log", False):
         values["access_log"] = True
+    if getattr(args, "fault", None):
+        values["faults"] = _rules(args.fault, "")
     return Settings.from_mapping(values)
+
+
+def _rules(texts: list[str], where: str) -> tuple[FaultRule, ...]:
+    """Fault rules checked by the one parser the config file and the admin API use: a mistake is one
+    line naming the bad part, exit 2, before anything starts."""
+    try:
+        return parse_rules(texts)
+    except FaultError as exc:
+        raise UsageError(f"{where}{exc}") from None
 
 
 def main(args: argparse.Namespace) -> int:
@@ -264,6 +286,8 @@ def banner(settings: Settings) -> str:
         f"  3. SMS code {c.sms_code}   (any citizen: loginload idp citizen I)",
         "Ctrl-C stops the server.",
     ]
+    for rule in settings.faults:
+        lines.insert(-1, f"FAULT       {rule.to_text()}   (GET/PUT/DELETE /admin/faults to change)")
     if not is_loopback(settings.host):
         lines.insert(3, f"WARNING: listening on {settings.host}, beyond loopback. This is a MOCK.")
     return "\n".join(lines)
@@ -277,7 +301,9 @@ def serve(settings: Settings) -> int:
     _check_port(settings.host, settings.port)
     # build what each worker builds once here, so a bad setting (users file, clients) is one error
     # line, not a worker that uvicorn restarts forever
-    build_context(settings).store.close()
+    ctx = build_context(settings)
+    ctx.faults.publish(settings.faults)  # every worker (and host sharing the store) starts from these
+    ctx.store.close()
     os.environ[ENV_VAR] = settings.to_json()
     metrics_dir = settings.state_path / "metrics"
     shutil.rmtree(metrics_dir, ignore_errors=True)

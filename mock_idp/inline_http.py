@@ -17,6 +17,10 @@ processes, signals, graceful shutdown and default headers; only the per-request 
 - the response is written once: status line, headers and body in one buffer (one ``send``, one
   segment), ``content-length`` added when the app sends the whole body at once;
 - one keep-alive timer per connection, re-armed lazily, instead of one per request;
+- an answer that carries a fault rule's ``delivery`` (``mock_idp/delivery.py``: a delay, a reset, a
+  connection held with no answer, a body sent in slices or cut short) is sent from asyncio timers: the
+  loop keeps serving every other connection meanwhile, and this connection's later requests queue
+  behind it as behind any exchange still running, so its answers stay in order (issue 11);
 - an app that offers ``respond(method, path, query, headers, body)`` returning an object with
   ``status``, ``headers`` and ``body`` (the mock's ``mock_idp.http.App`` does; its ASGI ``__call__``
   is a wrapper round it) is called through that directly: no coroutine, no ASGI messages. Any other
@@ -34,6 +38,8 @@ import asyncio
 import contextvars
 import logging
 import re
+import socket
+import struct
 from collections import deque
 from collections.abc import Callable
 from contextlib import suppress
@@ -42,6 +48,8 @@ from typing import Any, cast
 from urllib.parse import unquote
 
 import httptools
+
+from mock_idp import delivery
 
 log = logging.getLogger("uvicorn.error")
 access_log = logging.getLogger("uvicorn.access")
@@ -222,6 +230,7 @@ class InlineHttpProtocol(asyncio.Protocol):
         self.write_paused = False
         self.last_active = 0.0
         self.timer: asyncio.TimerHandle | None = None
+        self.fault: asyncio.Handle | None = None  # the next step of a fault's delivery
         self.url = b""
         self.headers: list[tuple[bytes, bytes]] = []
         self.body: list[bytes] = []
@@ -242,6 +251,8 @@ class InlineHttpProtocol(asyncio.Protocol):
             self.timer.cancel()
         if self.draining is not None:
             self.draining.cancel()
+        if self.fault is not None:
+            self.fault.cancel()
         for ex in (self.running, *self.queue):
             if ex is not None:
                 ex.disconnected = True
@@ -269,7 +280,7 @@ class InlineHttpProtocol(asyncio.Protocol):
 
     # -- uvicorn's server calls these
     def shutdown(self) -> None:
-        if self.running is None:
+        if self.running is None or self.fault is not None:  # a fault's answer is not waited for
             self.transport.close()
         else:
             self.running.keep_alive = False
@@ -386,6 +397,10 @@ class InlineHttpProtocol(asyncio.Protocol):
             )
             ex.status = r.status
             ex.headers = list(r.headers)
+            d = getattr(r, "delivery", None)
+            if d is not None:
+                self._deliver(ex, r.body, d)
+                return
             ex._body(r.body, False)
         except Exception as exc:  # the app's own errors are answered inside respond(); this is a bug
             self._finish(ex, exc)
@@ -422,6 +437,73 @@ class InlineHttpProtocol(asyncio.Protocol):
             self.last_active = self.loop.time()
             self._drain_soon()
             self._reading()
+
+    # -- a fault rule's answer (mock_idp/delivery.py), on timers
+    def _deliver(self, ex: Exchange, body: bytes, d: delivery.Delivery) -> None:
+        self.running = ex  # later requests on this connection queue behind it: answers stay in order
+        self._reading()
+        self._next(d.delay, self._delivered, ex, body, d)
+
+    def _next(self, delay: float, step: Callable[..., None], *args: Any) -> None:
+        if delay > 0:
+            self.fault = self.loop.call_later(delay, step, *args)
+        else:
+            self.fault = self.loop.call_soon(step, *args)
+
+    def _delivered(self, ex: Exchange, body: bytes, d: delivery.Delivery) -> None:
+        self.fault = None
+        if ex.disconnected or self.transport.is_closing():
+            self._end_fault(ex)
+        elif d.mode == delivery.RESET:
+            self._reset()
+            self._end_fault(ex)
+        elif d.mode == delivery.TIMEOUT:  # read, never answered; closed after the bounded wait
+            self._next(d.seconds, self._give_up, ex)
+        elif d.mode == delivery.SLOW_BODY:
+            ex.headers.append((b"content-length", b"%d" % len(body)))
+            self._slice(ex, delivery.slices(body), d.seconds / delivery.SLICES)
+        elif d.mode == delivery.TRUNCATED:
+            ex.headers.append((b"content-length", b"%d" % len(body)))
+            ex._body(body[: int(len(body) * d.fraction)], True)
+            ex.complete, ex.keep_alive = True, False  # shorter than its content-length, then closed
+            self._finish(ex, None)
+        else:
+            self._finish_safely(ex, body)
+
+    def _finish_safely(self, ex: Exchange, body: bytes) -> None:
+        try:
+            ex._body(body, False)
+        except Exception as exc:
+            self._finish(ex, exc)
+            return
+        self._finish(ex, None)
+
+    def _slice(self, ex: Exchange, pieces: list[bytes], gap: float) -> None:
+        self.fault = None
+        if ex.disconnected or self.transport.is_closing():
+            self._end_fault(ex)
+            return
+        if len(pieces) == 1:
+            self._finish_safely(ex, pieces[0])
+            return
+        ex._body(pieces[0], True)
+        self._next(gap, self._slice, ex, pieces[1:], gap)
+
+    def _give_up(self, ex: Exchange) -> None:
+        self.fault = None
+        self.transport.close()
+        self._end_fault(ex)
+
+    def _reset(self) -> None:
+        """Close with a TCP RST (SO_LINGER 0), as a crashed or firewalled peer does, not a FIN."""
+        sock = self.transport.get_extra_info("socket")
+        with suppress(OSError, AttributeError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.transport.abort()
+
+    def _end_fault(self, ex: Exchange) -> None:
+        ex.disconnected = True  # nothing more is written for it; the access log still names it
+        self._finish(ex, None)
 
     def _drain_soon(self) -> None:
         if self.queue and self.running is None and self.draining is None:

@@ -1,4 +1,5 @@
-"""Prometheus metrics: logins, grants, OAuth errors by code, request latency by route, and the CPU
+"""Prometheus metrics: logins, grants, OAuth errors by code, request latency by route, faults injected
+by route and kind (``mock_idp_faults_injected_total``, docs/faults.md), and the CPU
 time the worker spent signing tokens (so the share of the mock's CPU that is unavoidable RS512
 cryptography can be read off a running server: ``benchmarks/idp_cpu.py`` does).
 
@@ -46,6 +47,13 @@ class Metrics:
             registry=reg,
         )
         self.signatures = Counter("mock_idp_signatures", "RS512 tokens signed", registry=reg)
+        self.faults = Counter(
+            "mock_idp_faults_injected",
+            "Faults injected by the fault rules (issue 11), by route and kind",
+            ["route", "kind"],
+            registry=reg,
+        )
+        self._fault_children: dict[tuple[str, str], object] = {}
         self._latency_children: dict[str, object] = {}
         self._grant_children: dict[str, object] = {}
 
@@ -64,6 +72,12 @@ class Metrics:
     def signed(self, cpu_seconds: float) -> None:
         self.signing_cpu.inc(cpu_seconds)
         self.signatures.inc()
+
+    def fault(self, route: str, kind: str) -> None:
+        child = self._fault_children.get((route, kind))
+        if child is None:
+            child = self._fault_children[route, kind] = self.faults.labels(route, kind)
+        child.inc()  # type: ignore[attr-defined]
 
     def error(self, code: str) -> None:
         self.errors.labels(code).inc()

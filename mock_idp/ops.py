@@ -16,6 +16,7 @@ def health(ctx: Context, req: Request) -> Response:
             "status": "ok" if ok else "store unavailable",
             "mock": MOCK_BANNER,
             "population": ctx.settings.population,
+            "faults": [r.to_text() for r in ctx.faults.rules],
         },
         200 if ok else 503,
     )

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from mock_idp.config_types import typed
+from mock_idp.fault_rules import FaultError, FaultRule, parse_rules
 from mock_idp.population import RULE_KEYS, PopulationRule
 
 ENV_VAR = "LOGINLOAD_IDP_SETTINGS"
@@ -63,6 +64,7 @@ class Settings:
     http: str = "inline"  # mock_idp.inline_http, or uvicorn's own "httptools"
     lifetimes: Lifetimes = field(default_factory=Lifetimes)
     clients: tuple[dict[str, Any], ...] = ()
+    faults: tuple[FaultRule, ...] = ()  # --fault, [[idp.faults]]; the admin API changes them at runtime
 
     def __post_init__(self) -> None:
         if not 1 <= self.population <= MAX_POPULATION:
@@ -94,6 +96,7 @@ class Settings:
         """Flat, as a config file's ``[idp]`` table: the rule's five keys beside the others."""
         data = dataclasses.asdict(self)
         data.update(data.pop("population_rule"))
+        data["faults"] = [rule.to_text() for rule in self.faults]
         return json.dumps(data)
 
     @classmethod
@@ -113,6 +116,8 @@ class Settings:
             values["lifetimes"] = _lifetimes(values["lifetimes"])
         if "clients" in values:
             values["clients"] = tuple(values["clients"])
+        if "faults" in values:
+            values["faults"] = _faults(values["faults"])
         return cls(**values)
 
     @classmethod
@@ -141,6 +146,17 @@ def _lifetimes(data: Any) -> Lifetimes:
     if unknown:
         raise ValueError(f"unknown lifetime(s): {', '.join(sorted(unknown))}")
     return Lifetimes(**typed(Lifetimes, data, "[idp.lifetimes] "))
+
+
+def _faults(data: Any) -> tuple[FaultRule, ...]:
+    """``faults = ["token:latency=300ms", ...]`` or ``[[idp.faults]]`` tables (docs/faults.md)."""
+    items = [data] if isinstance(data, str | dict) else data
+    if not isinstance(items, list | tuple):
+        raise ValueError("[idp] faults must be a list of rules (text or tables)")
+    try:
+        return parse_rules(items)
+    except FaultError as exc:
+        raise ValueError(f"[idp] faults: {exc}") from None
 
 
 def load_config_file(path: str | Path) -> dict[str, Any]:

@@ -11,6 +11,11 @@ tokens it signed last (``recent_tokens.py``, a bounded map): a token found there
 issuer signed, and re-verifying its RSA signature and unsealing its ``jti`` would only spend ~0.07 ms
 to learn what the worker already knows. Expiry is still checked on every use. Any other token (from
 another worker, or after a restart) takes the full path.
+
+Protocol faults (issue 11, docs/faults.md) act here, through ``ctx.token_fault`` for the one ``/token``
+answer they were drawn for: ``clock_skew`` shifts ``iat``/``exp``, ``expired_tokens`` makes both tokens
+expired already, and, on the ID token the relying party checks, ``wrong_audience``, ``bad_signature``
+and ``unknown_kid`` (a key no JWKS publishes). With no fault drawn it costs one attribute test.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from mock_idp import jws
 from mock_idp.claims import identity_claims
 from mock_idp.context import Context
 from mock_idp.errors import InvalidToken
+from mock_idp.faults import TokenFault
 from mock_idp.population import Citizen
 from mock_idp.sealed import IdTokenId
 from mock_idp.sealing import Unsealable
@@ -30,11 +36,42 @@ from mock_idp.vectors import LEVELS
 ACCESS_PURPOSE = "access"
 
 
+EXPIRED_AGO = 60  # expired_tokens: how long ago their exp was
+
+
 def sign(ctx: Context, claims: dict[str, Any]) -> str:
     key = ctx.keys.signing
     start = time.thread_time()
     token = jws.sign_rs512(key.jws_header, claims, key.private_key)
     ctx.metrics.signed(time.thread_time() - start)
+    return token
+
+
+def _times(ctx: Context, lifetime: int) -> tuple[int, int]:
+    """(iat, exp) of a token signed now, as any drawn clock_skew or expired_tokens fault has them."""
+    now = int(ctx.clock())
+    fault = ctx.token_fault
+    if fault is None:
+        return now, now + lifetime
+    now += int(fault.skew)
+    if fault.expired:
+        return now - lifetime - EXPIRED_AGO, now - EXPIRED_AGO
+    return now, now + lifetime
+
+
+def _sign_faulty_id_token(ctx: Context, fault: TokenFault, claims: dict[str, Any]) -> str:
+    if fault.wrong_audience:
+        claims["aud"] = f"not-{claims['aud']}"
+    if fault.unknown_kid:
+        header, key = ctx.faults.stray_key
+        token = jws.sign_rs512(header, claims, key)
+    else:
+        token = sign(ctx, claims)
+    if fault.bad_signature:  # one bit of the signature flipped: well-formed, canonical, and wrong
+        head, _, signature = token.rpartition(".")
+        raw = bytearray(jws.b64url_decode(signature.encode()))
+        raw[len(raw) // 2] ^= 0x01
+        token = head + "." + jws.b64url_encode(bytes(raw)).decode()
     return token
 
 
@@ -47,13 +84,13 @@ def id_token(
     nonce: str | None,
     auth_time: int,
 ) -> str:
-    now = int(ctx.clock())
+    iat, exp = _times(ctx, ctx.settings.lifetimes.id_token)
     claims: dict[str, Any] = {
         "iss": ctx.issuer,
         "sub": c.sub,
         "aud": client_id,
-        "iat": now,
-        "exp": now + ctx.settings.lifetimes.id_token,
+        "iat": iat,
+        "exp": exp,
         # sealed, so that an NHS App single sign-on assertion naming it can be traced to its citizen
         "jti": IdTokenId(c.index, client_id, auth_time, tuple(vot.split(".")[1:])).seal(
             ctx.sealer, ctx.settings.lifetimes.id_token
@@ -65,18 +102,21 @@ def id_token(
     if nonce:
         claims["nonce"] = nonce
     claims.update(identity_claims(c, scopes, LEVELS[vot.split(".")[0]]))
+    fault = ctx.token_fault
+    if fault is not None and (fault.wrong_audience or fault.unknown_kid or fault.bad_signature):
+        return _sign_faulty_id_token(ctx, fault, claims)
     return sign(ctx, claims)
 
 
 def access_token(ctx: Context, c: Citizen, client_id: str, scopes: tuple[str, ...], vot: str) -> str:
-    now = int(ctx.clock())
     ttl = ctx.settings.lifetimes.access_token
+    iat, exp = _times(ctx, ttl)
     claims: dict[str, Any] = {
         "iss": ctx.issuer,
         "sub": c.sub,
         "aud": client_id,
-        "iat": now,
-        "exp": now + ttl,
+        "iat": iat,
+        "exp": exp,
         "jti": ctx.sealer.seal(ACCESS_PURPOSE, {"i": c.index}, ttl),
         "scope": " ".join(scopes),
         "vot": vot,
