@@ -43,6 +43,12 @@ ramp) still has a point farthest off its chord; that is noise, not a bend an arc
 
 POOR_FIT_R_SQUARED = 0.9
 
+LINEAR_TOLERANCE = 0.05
+"""The USL is fitted only when some trustworthy tier achieved more than 5% off its offered rate. An open
+model below saturation achieves what it is offered, and any curve through achieved = offered fits it
+with R² = 1: a fit there says nothing about where throughput will bend, so the model says "linear so
+far" instead."""
+
 
 @dataclass(frozen=True)
 class TierPoint:
@@ -188,22 +194,43 @@ def build_capacity_model(
     trusted = [i for i in order if points[i].trustworthy]
     knee, latency_knee = _knees([points[i] for i in trusted], slo, notes)
     basis = "explicit" if concurrency is not None else "offered_rps"
-    usl = _try_fit([ns[i] for i in trusted], [points[i].achieved_rps for i in trusted], basis, notes)
+    trusted_points = [points[i] for i in trusted]
+    usl = None
+    if departs_from_offered(trusted_points):
+        usl = _try_fit([ns[i] for i in trusted], [points[i].achieved_rps for i in trusted], basis, notes)
+    elif trusted_points:
+        notes.append(
+            f"Linear so far: every trustworthy tier achieved within {LINEAR_TOLERANCE:.0%} of its offered "
+            "rate, so no scalability curve is fitted (any curve fits a straight line)"
+        )
+    lower_bound = bool(verdicts) and all(v.passes for v in verdicts)
     target = target_rps if target_rps is not None else (ordered[-1].offered_rps if ordered else None)
     per_instance = sustainable / instances_under_test if sustainable else None
+    if lower_bound:
+        notes.append(
+            "No instances planned: the limit was not reached, and a rate the target held with ease is "
+            "not its capacity"
+        )
+        per_instance = None
     plans = _plans(target, surge_factor, per_instance, utilisation, notes)
     return CapacityModel(
         slo=slo,
         tiers=verdicts,
         highest_tier_meeting_slo=best.point if best else None,
         sustainable_rps=sustainable,
-        sustainable_is_lower_bound=bool(verdicts) and all(v.passes for v in verdicts),
+        sustainable_is_lower_bound=lower_bound,
         knee=knee,
         latency_knee=latency_knee,
         usl=usl,
         instances=plans,
         notes=tuple(notes),
     )
+
+
+def departs_from_offered(points: Sequence[TierPoint], tolerance: float = LINEAR_TOLERANCE) -> bool:
+    """Whether any tier achieved more than ``tolerance`` off what it was offered (see LINEAR_TOLERANCE)."""
+    ratios = [p.achieved_ratio for p in points]
+    return any(r is not None and abs(1.0 - r) > tolerance for r in ratios)
 
 
 def _judge_tiers(

@@ -63,16 +63,16 @@ def latency_chart(tiers: Sequence[Row], slo: Row, path: Path) -> None:
     save(fig, path)
 
 
-def steps_chart(tiers: Sequence[Row], path: Path) -> None:
-    fig, (ax,) = new_figure("p95 latency per journey step per tier", height=6.4)
+def steps_chart(tiers: Sequence[Row], charted: Sequence[str], path: Path) -> None:
+    """p95 per tier of the steps that matter (``summary.steps_that_matter``); the rest are in the table."""
+    fig, (ax,) = new_figure("p95 latency of the steps that take most of the time, per tier", height=6.4)
     axis = TierAxis(tiers)
-    steps = sorted({s for t in tiers for s in t["steps"]})
-    for i, step in enumerate(steps):
+    for i, step in enumerate(charted):
         colour, style = _style(i)
         ys = [(t["steps"].get(step) or {}).get("p95_ms") for t in tiers]
         ax.plot(*plottable(axis.xs, ys), style, marker="o", color=colour, markersize=4, label=step)
     axis.apply(ax)
-    if steps:
+    if charted:
         log_y(ax)
         ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), title="step")
     else:
@@ -128,7 +128,8 @@ def capacity_chart(tiers: Sequence[Row], summary: Row, path: Path) -> None:
         if x - last > top * 0.04:  # skip labels that would overlap
             ax.annotate(t["name"], (x, y), textcoords="offset points", xytext=(6, -12), fontsize=9)
             last = x
-    _usl_curve(ax, capacity.get("usl"), top)
+    linear = any(str(n).startswith("Linear so far") for n in capacity.get("notes") or [])
+    _usl_curve(ax, capacity.get("usl"), top, linear)
     _mark(ax, headline["throughput_knee"], "D", "tab:purple", "throughput knee")
     _mark(ax, headline["highest_tier"], "*", "gold", "highest tier meeting the SLO", size=320)
     if capacity.get("sustainable_rps"):
@@ -141,8 +142,18 @@ def capacity_chart(tiers: Sequence[Row], summary: Row, path: Path) -> None:
     save(fig, path)
 
 
-def _usl_curve(ax: Axes, usl: Row | None, top: float) -> None:
+def _usl_curve(ax: Axes, usl: Row | None, top: float, linear: bool) -> None:
     if not usl:
+        if not linear:
+            return
+        ax.text(
+            0.98,
+            0.04,
+            "linear so far: achieved = offered, no USL fitted",
+            transform=ax.transAxes,
+            ha="right",
+            color="0.35",
+        )
         return
     n = np.linspace(max(top / 400, 1e-6), top, 200)
     x = usl_throughput(n, usl["lam"], usl["sigma"], usl["kappa"])
@@ -187,7 +198,7 @@ def write_tier_charts(summary: Row, charts_dir: Path) -> dict[str, str]:
     }
     throughput_chart(tiers, charts_dir / files["throughput"])
     latency_chart(tiers, slo, charts_dir / files["latency"])
-    steps_chart(tiers, charts_dir / files["steps"])
+    steps_chart(tiers, summary["steps_that_matter"]["charted"], charts_dir / files["steps"])
     errors_chart(tiers, slo, charts_dir / files["errors"])
     capacity_chart(tiers, summary, charts_dir / files["capacity"])
     return files

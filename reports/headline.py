@@ -12,10 +12,9 @@ from typing import Any
 
 from reports.capacity import CapacityModel, Knee
 from reports.sentences import text_lines
+from reports.steps import fastest_growing_step
 
 Row = dict[str, Any]
-MIN_STEP_SAMPLES = 20
-"""A step's p95 growth is reported only between tiers that each timed it this many times."""
 
 
 def headline(
@@ -23,10 +22,14 @@ def headline(
     model: CapacityModel,
     target: dict[str, Any],
     issues: Sequence[dict[str, Any]],
+    limit: dict[str, Any],
+    tested: dict[str, Any],
 ) -> dict[str, Any]:
+    """``limit`` is :func:`reports.limit.limit_answer`'s, ``tested`` :func:`reports.tested.tested`'s."""
     ordered = sorted(tiers, key=lambda r: (r["target_rps"], r["population"]))
     out: dict[str, Any] = {
         "trustworthy": not any(i["severity"] == "untrusted" for i in issues),
+        "limit": limit,
         "highest_tier": _tier_ref(ordered, model),
         "limit_above_tested": model.sustainable_is_lower_bound,
         "latency_knee": _knee_ref(ordered, model.latency_knee),
@@ -36,17 +39,25 @@ def headline(
         "judged_tiers": [r["name"] for r in ordered if r["trustworthy"]],
         "untrusted_tiers": [r["name"] for r in ordered if not r["trustworthy"]],
     }
-    out["answer"] = text_lines({"headline": out, "target": target})
+    out["answer"] = text_lines({"headline": out, "target": target, "tested": tested})
     return out
 
 
 def _tier_ref(ordered: Sequence[Row], model: CapacityModel) -> dict[str, Any] | None:
+    """The heaviest passing population tier at or below the capacity model's highest passing stage.
+
+    Stairs of the limit search (kind ``step`` above the tiers) answer the limit, not this question; a
+    run made of stairs only (the ``capacity`` shape) answers it with its stairs."""
     best = model.highest_tier_meeting_slo
     if best is None:
         return None
-    row = _row_at(ordered, best.population, best.offered_rps)
+    passing = [r for r in ordered if r["slo_pass"] and r["target_rps"] <= best.offered_rps]
+    tiers = [r for r in passing if r["kind"] != "step"] if any(r["kind"] != "step" for r in ordered) else []
+    chosen = tiers or passing
+    if not chosen:
+        return None
     keys = ("name", "population", "target_rps", "completed_rps", "p95_ms", "p99_ms")
-    return {k: row[k] for k in keys} if row else None
+    return {k: chosen[-1][k] for k in keys}
 
 
 def _knee_ref(ordered: Sequence[Row], knee: Knee | None) -> dict[str, Any] | None:
@@ -87,7 +98,7 @@ def first_failure(ordered: Sequence[Row]) -> dict[str, Any] | None:
         if kind is None:
             continue
         slowest = max(row["steps"].items(), key=lambda kv: kv[1].get("p95_ms") or 0.0, default=None)
-        growth = _fastest_growing_step(ordered, row)
+        growth = fastest_growing_step(ordered, row)
         return {
             "kind": kind,
             "name": row["name"],
@@ -103,21 +114,3 @@ def first_failure(ordered: Sequence[Row]) -> dict[str, Any] | None:
             else None,
         }
     return None
-
-
-def _fastest_growing_step(ordered: Sequence[Row], row: Row) -> tuple[str, float, str] | None:
-    """The step whose p95 grew most from the lightest (trustworthy, if any) tier that measured it."""
-    best: tuple[str, float, str] | None = None
-    for step, cell in row["steps"].items():
-        measured = [r for r in ordered if _timed(r["steps"].get(step))]
-        base = next((r for r in measured if r["trustworthy"]), measured[0] if measured else None)
-        if base is None or base is row or not _timed(cell):
-            continue
-        factor = cell["p95_ms"] / base["steps"][step]["p95_ms"]
-        if best is None or factor > best[1]:
-            best = (step, factor, base["name"])
-    return best
-
-
-def _timed(cell: dict[str, Any] | None) -> bool:
-    return bool(cell and cell.get("p95_ms") and (cell.get("count") or 0) >= MIN_STEP_SAMPLES)

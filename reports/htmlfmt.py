@@ -69,6 +69,7 @@ main{max-width:1040px;margin:0 auto;padding:16px 20px 48px}
 h1{font-size:1.7rem;margin:.4em 0 .1em}
 h2{font-size:1.3rem;margin:1.6em 0 .5em;border-bottom:2px solid #e3e6e8}
 .sub{color:#555;margin:0 0 1em}
+.tested{margin:0 0 .8em;color:#333}
 .banner{border-radius:6px;padding:10px 16px;margin:12px 0}
 .banner.bad{background:#fdecea;border-left:6px solid #c62828}
 .banner.ok{background:#e8f5e9;border-left:6px solid #2e7d32}

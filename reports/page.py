@@ -10,7 +10,7 @@ from typing import Any
 
 from loadtests.workload import FORMULA
 from reports.htmlfmt import CSS, bullet_list, esc, field, table
-from reports.sentences import Html, answer
+from reports.sentences import Html, answer, tested_sentence
 
 CHART_CAPTIONS = (
     (
@@ -18,13 +18,18 @@ CHART_CAPTIONS = (
         "Offered vs achieved logins/s per tier. Achieved below offered means the target fell behind.",
     ),
     ("latency", "Journey latency per tier, measured from each journey's intended start, with the SLO lines."),
-    ("steps", "p95 of each HTTP step of the journey per tier: the step that climbs first is the bottleneck."),
+    (
+        "steps",
+        "p95 per tier of the few journey steps that take most of the time at the heaviest tier; every step "
+        "is in the table 'p95 per journey step'. The step that climbs first is the bottleneck.",
+    ),
     ("errors", "Errors (failed / started) and dropped starts (not started on schedule / offered) per tier."),
     ("timeseries", "The whole run over time: per-second rates and window latency, stages shaded."),
     ("cpu", "CPU of each load generator (and the IdP, if measured). Above 90% the generator is the limit."),
     (
         "capacity",
-        "Capacity model: tiers, the Universal Scalability Law fit, the knee and the highest passing tier.",
+        "Capacity model: tiers, the knee, the highest passing tier and the Universal Scalability Law fit "
+        "(drawn only where achieved throughput departs from offered).",
     ),
 )
 
@@ -77,7 +82,8 @@ def _trust(s: dict[str, Any]) -> str:
 
 def _answer(s: dict[str, Any]) -> str:
     dl = "".join(f"<dt>{esc(question)}</dt><dd>{sentence}</dd>" for question, sentence in answer(Html(s)))
-    return _section("answer", "The answer", _caveat(s) + f'<dl class="answer">{dl}</dl>{_slo(s)}')
+    tested = f'<p class="tested">{tested_sentence(Html(s))}</p>'
+    return _section("answer", "The answer", tested + _caveat(s) + f'<dl class="answer">{dl}</dl>{_slo(s)}')
 
 
 def _caveat(s: dict[str, Any]) -> str:
@@ -125,6 +131,7 @@ def _tiers(s: dict[str, Any]) -> str:
         "Errors",
         "Dropped",
         "Gen. CPU max",
+        "IdP CPU ms/login",
         "SLO",
     ]
     rows = []
@@ -144,6 +151,7 @@ def _tiers(s: dict[str, Any]) -> str:
                 field(s, p + "error_rate", "pct", 2, "%"),
                 field(s, p + "dropped_rate", "pct", 1, "%"),
                 field(s, p + "generator_cpu_max", "pct", 0, "%"),
+                field(s, p + "idp_cpu_ms_per_login", "num", 2),
                 f'<span class="{verdict}" title="{esc(why)}">{field(s, p + "slo_verdict")}</span>'
                 + (f'<br><small class="why">{esc(why)}</small>' if why else ""),
             ]
@@ -153,18 +161,25 @@ def _tiers(s: dict[str, Any]) -> str:
 
 
 def _steps(s: dict[str, Any]) -> str:
-    tiers = s["tiers"]
-    steps = sorted({step for t in tiers for step in t["steps"]})
+    tiers, matter = s["tiers"], s["steps_that_matter"]
+    shares, charted = matter["shares"], matter["charted"]
+    steps = sorted({step for t in tiers for step in t["steps"]}, key=lambda st: (-shares.get(st, 0.0), st))
     rows = [
-        [esc(step)]
+        [esc(step) + (" &#9679;" if step in charted else "")]
+        + [field(s, f"steps_that_matter.shares.{step}", "pct", 0, "%") if step in shares else "&ndash;"]
         + [
             field(s, f"tiers.{i}.steps.{step}.p95_ms", "num", 1) if step in t["steps"] else "&ndash;"
             for i, t in enumerate(tiers)
         ]
         for step in steps
     ]
-    header = ["Step (p95 ms)"] + [esc(t["name"]) for t in tiers]
-    return _section("steps", "p95 per journey step", _scroll(table(header, rows)))
+    header = ["Step (p95 ms)", f"Share of step time at {esc(matter['tier'] or 'n/a')}"]
+    header += [esc(t["name"]) for t in tiers]
+    note = (
+        f"<p>Steps marked &#9679; ({esc(', '.join(charted) or 'none')}) take the largest share of the time "
+        "spent in steps at the heaviest tier and are drawn on the steps chart; every step is here.</p>"
+    )
+    return _section("steps", "p95 per journey step", note + _scroll(table(header, rows)))
 
 
 def _capacity(s: dict[str, Any]) -> str:
@@ -181,6 +196,23 @@ def _capacity(s: dict[str, Any]) -> str:
             f"{field(s, 'capacity.usl.kappa', 'num', 6)}, "
             f"R&sup2; {field(s, 'capacity.usl.r_squared', 'num', 3)}; "
             f"peak {field(s, 'capacity.usl.peak_throughput', 'num', 1, ' logins/s')}"
+        )
+    elif any(str(n).startswith("Linear so far") for n in c.get("notes") or []):
+        facts.append(
+            "USL: not fitted, linear so far (achieved kept up with offered at every trustworthy tier)"
+        )
+    est = s["headline"]["limit"]["estimate"]
+    if est:
+        p = "headline.limit.estimate."
+        facts.append(
+            "Utilisation-law estimate (not a measurement): "
+            f"{field(s, p + 'cpu_ms_per_login', 'num', 2, ' ms')} of IdP CPU per login at "
+            f"{field(s, p + 'basis')} gives {field(s, p + 'logins_per_s_per_core', 'num', 0, ' logins/s')} "
+            f"per core at 100% busy; at {field(s, p + 'utilisation', 'pct', 0, '%')}, "
+            f"{field(s, p + 'instances_60m', 'int')} instances of "
+            f"{field(s, p + 'cores_per_instance', 'int')} core(s) for 60m and "
+            f"{field(s, p + 'instances_surge', 'int')} for the surge. It counts CPU only: "
+            "a lock, the store or the network can bind first."
         )
     body = (
         bullet_list(facts) + "<h3>Notes</h3>" + bullet_list((esc(n) for n in c.get("notes") or []), "notes")
@@ -214,7 +246,17 @@ def _run(s: dict[str, Any]) -> str:
         f"Finished: {field(s, 'run.finished', 'bool')}; partial result: {field(s, 'run.partial', 'bool')}",
         f"Generators: {len(run['generators'])} ({len(run['generators_done'])} reported done)",
     ]
-    facts += [f"{esc(k)}: {esc(v)}" for k, v in sorted(run["meta"].items())]
+    shown = {"options", "rp", "started_at", "ended_at", "versions", "machine"}
+    facts += [
+        f"{esc(k.replace('_', ' '))}: {esc(v)}"
+        for k, v in sorted(run["meta"].items())
+        if k not in shown and not isinstance(v, dict | list)
+    ]
+    if s["stages_not_needed"]:
+        facts.append(
+            "Stages not needed (the limit search had stopped the run): "
+            + esc(", ".join(s["stages_not_needed"]))
+        )
     if s["stages_not_reached"]:
         facts.append("Stages never reached: " + esc(", ".join(s["stages_not_reached"])))
     notes = bullet_list((esc(n) for n in s["notes"]), "notes")

@@ -15,6 +15,13 @@ from reports.htmlfmt import esc, field, format_value, resolve
 Answer = list[tuple[str, str]]  # (question, answer), in the order an architect asks
 
 
+def rate_digits(value: object) -> int:
+    """Decimals for a rate: none from 100 up, one from 10, two below (a person reads 3 figures)."""
+    if not isinstance(value, int | float):
+        return 1
+    return 0 if abs(value) >= 99.95 else 1 if abs(value) >= 9.995 else 2
+
+
 class Plain:
     """Renders figures as text, formatted as the HTML shows them."""
 
@@ -34,6 +41,13 @@ class Plain:
     def strong(self, inner: str) -> str:
         return inner
 
+    def rate(self, path: str, unit: str = " logins/s") -> str:
+        """A rate with as many decimals as a person needs: 1,250 / 83.4 / 2.08."""
+        return self.fig(path, "num", rate_digits(resolve(self.s, path)), unit)
+
+    def code(self, inner: str) -> str:
+        return inner
+
 
 class Html(Plain):
     """Renders figures as marked spans (checked against ``summary.json`` by the browser test)."""
@@ -50,14 +64,18 @@ class Html(Plain):
     def strong(self, inner: str) -> str:
         return f"<strong>{inner}</strong>"
 
+    def code(self, inner: str) -> str:
+        return f"<code>{inner}</code>"
+
 
 def answer(r: Plain) -> Answer:
     h, target = r.s["headline"], r.s["target"]
     return [
+        ("Where the limit lies", limit_sentence(r, h)),
         ("Highest tier meeting the SLO", _highest(r, h)),
         ("Where latency bends", _knee(r, h)),
         ("What fails first", _failure(r, h)),
-        (f"Instances for 60m ({target['logins_per_s']:.1f} logins/s)", _instances(r, h)),
+        (f"Instances for 60m ({target['logins_per_s']:,.1f} logins/s)", _instances(r, h)),
         (
             f"Instances for a launch-day surge (x{target['launch_surge']:g}, "
             f"{target['surge_logins_per_s']:,.0f} logins/s)",
@@ -71,6 +89,181 @@ def text_lines(summary: dict[str, Any]) -> list[str]:
     return [f"{question}: {sentence}" for question, sentence in answer(Plain(summary))]
 
 
+def tested_sentence(r: Plain) -> str:
+    """What was tested, in words; a fact run.json did not record is named as not recorded."""
+    t = r.s["tested"]
+    mode = {
+        "embedded mock": "the embedded mock IdP",
+        "external": "an identity provider at",
+        "relying party": "a relying party (its own sign-in, the mock IdP behind it) at",
+    }.get(t["mode"] or "", "a target")
+    target = f" {r.strong(r.fig('tested.target'))}" if t["mode"] in ("external", "relying party") else ""
+    parts = [f"Tested {r.text(mode)}{target}"]
+    if t["idp_workers"] is not None:
+        workers = _plural(t["idp_workers"], "IdP worker process")
+        parts.append(f" with {r.fig('tested.idp_workers', 'int')} {workers}")
+    if t["generators"] is not None:
+        generators = _plural(t["generators"], "generator process")
+        parts.append(f", load from {r.fig('tested.generators', 'int')} {generators}")
+    if t["shape"]:
+        parts.append(f", {r.fig('tested.shape')} shape")
+    text = "".join(parts)
+    machine = []
+    if t["cpu_model"]:
+        machine.append(r.fig("tested.cpu_model"))
+    if t["cores"] is not None:
+        machine.append(f"{r.fig('tested.cores', 'int')} {_plural(t['cores'], 'core')}")
+    if t["platform"]:
+        machine.append(r.fig("tested.platform"))
+    if machine:
+        text += f", on {', '.join(machine)}"
+    versions = [
+        f"{name} {r.fig('tested.' + key)}"
+        for key, name in (("loginload", "loginload"), ("locust", "Locust"))
+        if t[key]
+    ]
+    if versions:
+        text += f"; {', '.join(versions)}"
+    if t["started"]:
+        text += f"; started {r.fig('tested.started')}"
+        if t["minutes"] is not None:
+            text += f", {r.fig('tested.minutes', 'num', 1, ' min')}"
+    if t["missing"]:
+        text += (
+            f". Not recorded by this run: {r.text(', '.join(MISSING_WORDS.get(m, m) for m in t['missing']))}"
+        )
+    return text + "."
+
+
+MISSING_WORDS = {
+    "target": "target",
+    "mode": "mode",
+    "loginload": "loginload version",
+    "locust": "Locust version",
+    "cpu_model": "CPU model",
+    "cores": "cores",
+    "idp_workers": "IdP workers",
+    "generators": "generators",
+}
+
+
+def _who(r: Plain, limit: dict[str, Any]) -> str:
+    mode = (r.s.get("tested") or {}).get("mode")
+    if mode == "relying party":
+        return "The service under test"
+    if mode == "embedded mock" and limit["workers"]:
+        workers = _plural(limit["workers"], "worker")
+        return f"One IdP instance ({r.fig('headline.limit.workers', 'int')} {workers})"
+    return "The target"
+
+
+NEXT_RUN = {
+    "default_run": "The default run measures it: plain `loginload run`, whose limit search climbs above "
+    "the top tier until a stair breaks",
+    "more_generators": "To measure it, run again with more generator CPU (--generators, or generators on "
+    "another host)",
+    "higher_max_rate": "To measure it, raise --limit-max-rate",
+}
+
+
+def limit_sentence(r: Plain, h: dict[str, Any]) -> str:
+    """The measured limit (between the last passing and the first failing stage), or why it is a bound."""
+    lim = h["limit"]
+    if not h["judged_tiers"]:
+        return "unknown: no tier's numbers can be trusted."
+    if lim["measured"]:
+        return _measured(r, lim)
+    if lim["lower_bound"]:
+        return _bound(r, lim)
+    return "unknown: no trustworthy stage met or broke the SLO."
+
+
+def _measured(r: Plain, lim: dict[str, Any]) -> str:
+    brk = lim["breaks"]
+    stair = "stair" if brk["kind"] == "step" else "stage" if brk["kind"] != "tier" else "tier"
+    if lim["holds"]:
+        text = (
+            f"{_who(r, lim)} holds {r.big(r.rate('headline.limit.holds.completed_rps'))} at the SLO "
+            f"({r.fig('headline.limit.holds.name')}); the first {stair} to break was "
+        )
+    else:
+        text = f"{_who(r, lim)} held no tested rate at the SLO; the lightest {stair}, "
+    text += f"{r.big(r.rate('headline.limit.breaks.target_rps'))} ({r.fig('headline.limit.breaks.name')})"
+    text += " broke it" if not lim["holds"] else ""
+    if brk["by"]:
+        text += f", by {r.text(_and(brk['by']))} ({r.text('; '.join(brk['breaches']))})"
+    if brk["growth_step"]:
+        text += (
+            f", first at step {r.strong(r.fig('headline.limit.breaks.growth_step'))} (p95 x"
+            f"{r.fig('headline.limit.breaks.growth_factor', 'num', 1)} vs {r.text(brk['growth_base_tier'])})"
+        )
+    if lim["between"]:
+        low, high = lim["between"]
+        text += (
+            f". The limit lies between {r.rate('headline.limit.between.0', '')} and "
+            f"{r.rate('headline.limit.between.1')}"
+        )
+        if low > 0 and high / low > WIDE_GAP:
+            text += " (a wide gap: a stair between them would narrow it)"
+    if lim["ended"] == "tier":
+        text += "; a population tier broke, so no stairs were needed above it"
+    elif lim["not_needed"]:
+        count = len(lim["not_needed"])
+        text += (
+            f"; {count} planned {_plural(count, 'stair')} above {'was' if count == 1 else 'were'} not needed"
+        )
+    return text + "."
+
+
+def _and(words: list[str]) -> str:
+    return " and ".join(words) if len(words) < 3 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+WIDE_GAP = 1.3
+"""A gap between the last passing and the first failing stair wider than 30% is called wide."""
+
+
+def _bound(r: Plain, lim: dict[str, Any]) -> str:
+    holds = lim["holds"]
+    above = r.rate("headline.limit.holds.target_rps") if holds else "the lightest tier"
+    if lim["next_run"] == "more_generators" and lim["generator_saturated_at"]:
+        text = (
+            f"not reached: the load generator saturated first, at "
+            f"{r.fig('headline.limit.generator_saturated_at.name')} "
+            f"({r.fig('headline.limit.generator_saturated_at.generator_cpu_max', 'pct', 0, '%')} of a core), "
+            f"so the IdP's limit lies above {r.big(above)} (a lower bound, measured)"
+        )
+    elif lim["next_run"] == "higher_max_rate":
+        text = (
+            f"not reached: every stair passed up to the search's cap, so the limit lies above "
+            f"{r.big(above)} (a lower bound, measured)"
+        )
+    else:
+        off = " (this run's limit search was off)" if lim["search"] == "off" else ""
+        text = (
+            f"not reached{off}: every tier passed, so the heaviest, "
+            f"{r.fig('headline.limit.holds.name') if holds else 'n/a'} at {above}, is a lower bound, "
+            "not the limit"
+        )
+    text += ". " + _estimate(r, lim)
+    if lim["next_run"] == "default_run":
+        text += f". {r.text(NEXT_RUN['default_run'])}"
+    return text + "."
+
+
+def _estimate(r: Plain, lim: dict[str, Any]) -> str:
+    if lim["estimate"] is None:
+        return "No utilisation-law estimate: the IdP's CPU was not measured (idp.json)"
+    return (
+        "Utilisation-law estimate (not a measurement): "
+        f"{r.fig('headline.limit.estimate.cpu_ms_per_login', 'num', 2, ' ms')} of IdP CPU per login at "
+        f"{r.fig('headline.limit.estimate.basis')}, so "
+        f"{r.rate('headline.limit.estimate.logins_per_s_per_core', ' logins/s')} per core at 100% busy, "
+        f"{r.rate('headline.limit.estimate.planning_rps_per_core', ' logins/s')} at "
+        f"{r.fig('headline.limit.estimate.utilisation', 'pct', 0, '%')}"
+    )
+
+
 def _highest(r: Plain, h: dict[str, Any]) -> str:
     if not h["judged_tiers"]:
         text = "unknown: no tier's numbers can be trusted"
@@ -79,11 +272,9 @@ def _highest(r: Plain, h: dict[str, Any]) -> str:
     else:
         text = (
             f"{r.big(r.fig('headline.highest_tier.name'))} at "
-            f"{r.fig('headline.highest_tier.target_rps', 'num', 1, ' logins/s')} offered, p95 "
+            f"{r.rate('headline.highest_tier.target_rps')} offered, p95 "
             f"{r.fig('headline.highest_tier.p95_ms', 'num', 0, ' ms')}"
         )
-        if h["limit_above_tested"]:
-            text += ". Every trustworthy tier passed: the limit lies above the heaviest tier tested"
     if h["untrusted_tiers"]:
         text += f". Judged on trustworthy tiers only; left out: {r.text(', '.join(h['untrusted_tiers']))}"
     return text + "."
@@ -94,14 +285,14 @@ def _knee(r: Plain, h: dict[str, Any]) -> str:
         text = (
             f"p95 bends at {r.big(r.fig('headline.latency_knee.name'))} "
             f"({r.fig('headline.latency_knee.p95_ms', 'num', 0, ' ms')} at "
-            f"{r.fig('headline.latency_knee.target_rps', 'num', 1, ' logins/s')})"
+            f"{r.rate('headline.latency_knee.target_rps')})"
         )
     else:
         text = "no clear bend in p95 across the trustworthy tiers"
     if h["throughput_knee"]:
         text += (
             f"; throughput flattens at {r.fig('headline.throughput_knee.name')} "
-            f"({r.fig('headline.throughput_knee.completed_rps', 'num', 1, ' logins/s')} achieved)"
+            f"({r.rate('headline.throughput_knee.completed_rps')} achieved)"
         )
     return text + "."
 
@@ -135,18 +326,41 @@ def _failure(r: Plain, h: dict[str, Any]) -> str:
 _NO_RATE = "unknown: no trustworthy tier met the SLO, so no sustainable rate is known."
 
 
+def _unmeasured(r: Plain, h: dict[str, Any], key: str) -> str:
+    """Instances when the per-instance limit was not reached: the estimate, labelled, and the next run."""
+    lim = h["limit"]
+    text = "unknown: the per-instance limit was not reached, and a rate held with ease is not a capacity"
+    if lim["estimate"] is not None:
+        text += (
+            f". Utilisation-law estimate (not a measurement): "
+            f"{r.big(r.fig('headline.limit.estimate.' + key, 'int'))} "
+            f"{_plural(resolve(r.s, 'headline.limit.estimate.' + key), 'instance')} of "
+            f"{r.fig('headline.limit.estimate.cores_per_instance', 'int')} core(s) at "
+            f"{r.fig('headline.limit.estimate.utilisation', 'pct', 0, '%')} busy"
+        )
+    if lim["next_run"] in NEXT_RUN:
+        text += f". {r.text(NEXT_RUN[lim['next_run']])}"
+    return text + "."
+
+
 def _instances(r: Plain, h: dict[str, Any]) -> str:
     if h["instances_60m"] is None:
-        return _NO_RATE
-    bound = " (an upper bound: the limit was not reached)" if h["limit_above_tested"] else ""
+        return _unmeasured(r, h, "instances_60m") if h["limit"]["lower_bound"] else _NO_RATE
     return (
-        f"{r.big(r.fig('headline.instances_60m', 'int'))} instances of the size tested, each run at "
+        f"{r.big(r.fig('headline.instances_60m', 'int'))} {_plural(h['instances_60m'], 'instance')} "
+        "of the size tested, each run at "
         f"{r.fig('headline.utilisation', 'pct', 0, '%')} of the measured sustainable "
-        f"{r.fig('headline.sustainable_rps', 'num', 1, ' logins/s')}{bound}."
+        f"{r.rate('headline.sustainable_rps')}."
     )
 
 
 def _surge(r: Plain, h: dict[str, Any]) -> str:
     if h["instances_surge"] is None:
-        return _NO_RATE
-    return f"{r.big(r.fig('headline.instances_surge', 'int'))} instances."
+        return _unmeasured(r, h, "instances_surge") if h["limit"]["lower_bound"] else _NO_RATE
+    return f"{r.big(r.fig('headline.instances_surge', 'int'))} {_plural(h['instances_surge'], 'instance')}."
+
+
+def _plural(count: object, word: str) -> str:
+    if count == 1:
+        return word
+    return word + ("es" if word.endswith("s") else "s")

@@ -14,9 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from loadtests.workload import WorkloadModel
-from reports.capacity import CapacityModel, Slo, TierPoint, build_capacity_model
+from reports.capacity import DEFAULT_UTILISATION, CapacityModel, Slo, TierPoint, build_capacity_model
 from reports.headline import headline
+from reports.limit import idp_cpu_by_stage, limit_answer, stages_not_needed, with_idp_cpu
 from reports.run import RunData, StageResult
+from reports.steps import steps_that_matter
+from reports.tested import tested
 from reports.trust import MIN_SAMPLES, UNTRUSTED, run_issues, stage_untrusted_reasons
 
 SCHEMA = "loginload-report/1"
@@ -60,23 +63,33 @@ def summarise_run(
     points = [_point(s, min_samples) for s in stages]
     target = _target(model)
     capacity = _capacity(points, slo, target)
-    tiers = [_tier_row(s, p, slo, capacity, min_samples) for s, p in zip(stages, points, strict=True)]
+    idp_cpu = idp_cpu_by_stage(run)
+    tiers = [
+        with_idp_cpu(_tier_row(s, p, slo, capacity, min_samples), idp_cpu.get(s.index))
+        for s, p in zip(stages, points, strict=True)
+    ]
     issues = run_issues(run, min_samples)
     left_out = [t["name"] for t in tiers if not t["trustworthy"]]
     if left_out:
         notes.append(f"Capacity model judged on trustworthy tiers only; left out: {', '.join(left_out)}")
+    limit = limit_answer(run, tiers, capacity.sustainable_is_lower_bound, target, DEFAULT_UTILISATION)
+    facts = tested(run)
+    not_needed = stages_not_needed(run)
     return {
         "schema": SCHEMA,
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "tested": facts,
         "run": _run_info(run),
         "slo": {**dataclasses.asdict(slo), "min_samples": min_samples},
         "workload": run.workload or model.to_dict(),
         "assumptions": [{"name": n, "value": v, "why": w} for n, v, w in model.assumptions()],
         "target": target,
         "trust": {"trustworthy": not any(i["severity"] == UNTRUSTED for i in issues), "issues": issues},
-        "headline": headline(tiers, capacity, target, issues),
+        "headline": headline(tiers, capacity, target, issues, limit, facts),
         "tiers": tiers,
-        "stages_not_reached": [s.name for s in run.stages if not s.measured],
+        "steps_that_matter": steps_that_matter(tiers),
+        "stages_not_reached": [s.name for s in run.stages if not s.measured and s.name not in not_needed],
+        "stages_not_needed": not_needed,
         "capacity": capacity.to_dict(),
         "notes": [str(n) for n in run.doc.get("notes") or []]
         + [str(n) for n in (run.meta or {}).get("notes") or []]

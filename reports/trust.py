@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from reports.limit import stages_not_needed
 from reports.run import RunData, StageResult
 
 MIN_SAMPLES = 100
@@ -76,7 +77,9 @@ def _run_level(run: RunData, measured: Sequence[StageResult]) -> list[dict[str, 
             )
         )
     issues += [_issue("input", UNTRUSTED, p) for p in run.problems]
-    unreached = [s.name for s in run.stages if not s.measured]
+    # After the limit search stopped the run, the stairs above were not needed: not a warning.
+    not_needed = stages_not_needed(run)
+    unreached = [s.name for s in run.stages if not s.measured and s.name not in not_needed]
     if unreached:
         issues.append(
             _issue("not_reached", WARNING, f"Stages never reached: {', '.join(unreached)}.", unreached)

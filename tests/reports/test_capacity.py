@@ -194,11 +194,29 @@ def test_every_tier_passing_is_flagged_as_a_lower_bound() -> None:
 
 
 def test_fewer_than_three_points_gives_notes_not_errors() -> None:
-    model = build_capacity_model([tier(500_000, 10.0), tier(1_000_000, 20.0)])
+    model = build_capacity_model([tier(500_000, 10.0), tier(1_000_000, 20.0, 15.0)])
     assert model.usl is None
     assert model.knee is None
     assert any("at least 3" in note for note in model.notes)
     assert model.highest_tier_meeting_slo is not None
+
+
+def test_achieved_equal_to_offered_is_linear_so_far_and_not_fitted() -> None:
+    """An open model below saturation achieves what it is offered: a USL fit there has R² = 1 and
+    predicts nothing, so none is drawn."""
+    model = build_capacity_model(ramp([50.0 * (i + 1) * 0.99 for i in range(8)]))
+    assert model.usl is None
+    assert any(note.startswith("Linear so far") for note in model.notes)
+    bent = build_capacity_model(ramp([50, 100, 150, 200, 230, 240, 245, 245]))
+    assert bent.usl is not None and bent.usl.points == 8
+    assert not any(note.startswith("Linear so far") for note in bent.notes)
+
+
+def test_no_instances_are_planned_from_a_limit_not_reached() -> None:
+    model = build_capacity_model(ramp([50.0 * (i + 1) for i in range(8)]), target_rps=125.0)
+    assert model.sustainable_is_lower_bound
+    assert model.instances == ()
+    assert any(note.startswith("No instances planned") for note in model.notes)
 
 
 def test_no_points_gives_an_empty_model() -> None:
