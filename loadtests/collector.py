@@ -246,7 +246,12 @@ class Collector:
         now = time.time()
         t = now - self.t0 if self.t0 else None
         current = self.plan.schedule.stage_at(t) if t is not None else None
-        out: dict[str, Any] = {"t": t, "total_s": self.plan.schedule.total_s, "stage": None}
+        out: dict[str, Any] = {
+            "t": t,
+            "total_s": self.plan.schedule.total_s,
+            "stage": None,
+            "stopped": self.stopped,
+        }
         if current is not None:
             i, stage = current
             s = self.aggregate.stages.get(i, stats.StageStats())

@@ -114,10 +114,10 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(
         "limit_search",
-        default="on",
+        default="off",
         help="ramp: after the tiers, climb in stairs above the top tier's peak until one breaks the SLO "
         "or the generator saturates",
-        defaults={SMOKE: "off"},
+        defaults={RUN: "on"},
         **_choice("on", "off"),
     ),
     Option("limit_max_rate", t.positive, 2000.0, "limit search: the highest stair's logins/s"),

@@ -66,6 +66,32 @@ def plan_from_options(opts: Any, model: WorkloadModel | None = None) -> RunPlan:
     return RunPlan(model, tuple(stages), opts.shape)
 
 
+def expected_duration(plan: RunPlan) -> str:
+    """One line for the start of a run: how long it takes, and how long at most when it climbs stairs
+    that stop at the first one to break."""
+    tiers = [s for s in plan.stages if s.kind != "step"]
+    stairs = [s for s in plan.stages if s.kind == "step"]
+    total = _minutes(plan.schedule.total_s)
+    if not stairs:
+        return f"{len(tiers)} stages, {total}"
+    climb_s = _minutes(sum(s.duration_s for s in stairs))
+    climb = (
+        f"{len(stairs)} stairs {stairs[0].name}..{stairs[-1].name} ({climb_s}, stopping at the first that "
+        "breaks the SLO or saturates a generator)"
+    )
+    if not tiers:
+        return f"up to {climb}; at most {total}"
+    ramp = (
+        f"{len(tiers)} tiers {tiers[0].name}..{tiers[-1].name} ({_minutes(sum(s.duration_s for s in tiers))})"
+    )
+    return f"{ramp}, then up to {climb}; at most {total}"
+
+
+def _minutes(seconds: float) -> str:
+    m, s = divmod(round(seconds), 60)
+    return f"{m}m{s:02d}s" if m else f"{s}s"
+
+
 def largest_population(plan: RunPlan) -> int:
     return max(s.population for s in plan.stages)
 

@@ -67,8 +67,8 @@ class Progress:
         t, total = status.get("t"), status.get("total_s")
         return {
             "stage": f"{stage.get('index', 0) + 1}/{stage.get('count', '?')} {stage.get('name', 'starting')}"
-            if stage
-            else "starting",
+            if stage and not status.get("stopped")
+            else _between_stages(status),
             "population": format_population(int(stage["population"])) if stage else "-",
             "target": f"{stage.get('target_rate', 0):.1f}/s" if stage else "-",
             "achieved": f"{started / elapsed:.1f}/s" if stage and elapsed >= 1.0 else "-",
@@ -90,3 +90,11 @@ class Progress:
 
     def line(self, status: dict[str, Any]) -> str:
         return "  ".join(f"{k}: {v}" for k, v in self._figures(status).items()) if status else "starting..."
+
+
+def _between_stages(status: dict[str, Any]) -> str:
+    """What the run is doing when no stage is running: not started, stopped early, or finishing."""
+    if status.get("stopped"):
+        return "stopping: limit found"
+    t, total = status.get("t"), status.get("total_s")
+    return "finishing" if t is not None and total and t >= total else "starting"

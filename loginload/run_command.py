@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtests.options import RUN, SMOKE
+from loadtests.run_plan import expected_duration
 from loadtests.safety import TargetNotAllowed
 from loadtests.slo import Slo
 from loginload.gates import Gate, evaluate, junit_xml
@@ -66,6 +67,7 @@ def _execute(args: argparse.Namespace, smoke: bool) -> tuple[int, Path | None, d
     values = run.values
     run_dir = new_run_dir(values.results, values.shape, run.label)
     print(f"loginload: run folder {run_dir}", file=sys.stderr)
+    print(f"loginload: plan: {expected_duration(run.plan)}", file=sys.stderr)
     runner = Runner(run, run_dir)
     try:
         doc = runner.execute()

@@ -21,6 +21,7 @@ from loadtests import LOCUSTFILE
 from loadtests.options import DEFAULT_CLIENT, command_line, without_option_env
 from loadtests.run_files import IDP_CPU, LOADTEST, RUN_META, STATUS
 from loadtests.safety import allowed_hosts, check_target
+from loginload.machine import machine, versions
 from loginload.preflight import RunSettings
 from loginload.processes import Child, cpu_seconds, free_port, python_module, wait_http_ok
 from loginload.progress import Progress
@@ -292,6 +293,8 @@ class Runner:
             "embedded_idp": not o.target,
             "idp_workers": o.idp_workers if not o.target else None,
             "generator_processes": self.run.generator_count(),
+            "versions": versions(),
+            "machine": machine(),
             "started_at": self.started_at,
             "ended_at": time.time(),
             "interrupted": self.stop_reason is not None,

@@ -14,7 +14,8 @@ from loginload.rp_demo import prepare_demo
 from tests.servers import run_cli
 
 pytestmark = [pytest.mark.server, pytest.mark.locust]
-SHORT = ["--tiers", "5m", "--stage-seconds", "6", "--generators", "2", "--pool", "20", "--no-progress"]
+SHORT = ["--tiers", "5m", "--stage-seconds", "6", "--limit-search", "off", "--generators", "2"]
+SHORT += ["--pool", "20", "--no-progress"]
 
 
 def test_rp_demo_journeys_counted_on_both_sides_agree(tmp_path: Path) -> None:

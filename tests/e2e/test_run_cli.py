@@ -126,6 +126,42 @@ def test_the_capacity_stairs_stop_at_the_configured_slo(tmp_path: Path) -> None:
     assert json.loads((run / "run.json").read_text())["slo"]["p95_ms"] == 0.001
 
 
+LIMIT = ["--tiers", "1m", "--stage-seconds", "3", "--limit-stage-seconds", "3", "--generators", "1"]
+
+
+def _limit_run(tmp_path: Path, *args: str, slo: str = "") -> tuple[dict[str, Any], list[int]]:
+    """`loginload run` with a short limit search; its loadtest.json and the journeys each stage started."""
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "loginload.toml").write_text(f"[slo]\n{slo}")
+    r = run_cli(["run", *LIMIT, *args, "--no-progress", "--results", "results"], cwd=tmp_path, timeout=150)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "loginload: plan: 1 tiers 1m..1m (3s), then up to" in r.stderr
+    doc = json.loads((_run_dir(tmp_path / "results") / "loadtest.json").read_text())
+    return doc, [s["counts"].get("started", 0) - s["counts"].get("started:refresh", 0) for s in doc["stages"]]
+
+
+def test_the_limit_search_stops_at_the_first_stair_that_breaks(tmp_path: Path) -> None:
+    """Two executors cannot start 133 journeys a second: that stair (or, on a slow machine, an earlier
+    one) drops starts and breaks the SLO; the stair above it never starts."""
+    doc, started = _limit_run(tmp_path, "--pool", "2", "--limit-step", "4", "--limit-max-rate", "600")
+    names = [s["stage"]["name"] for s in doc["stages"]]
+    assert names == ["1m", "8.33/s", "33/s", "133/s", "533/s"], names
+    limit = doc["limit_search"]
+    assert limit["ended"] == "slo" and limit["stage"] in (1, 2, 3), limit
+    assert "achieved/offered" in limit["detail"] and doc["stopped"] == f"limit search: {limit['detail']}"
+    assert started[0] > 0 and all(started[1 : limit["stage"] + 1]), started
+    assert not any(started[limit["stage"] + 2 :]), started  # the stair after the broken one at most began
+
+
+def test_the_limit_search_ends_at_its_highest_stair_and_a_broken_tier_needs_none(tmp_path: Path) -> None:
+    doc, started = _limit_run(tmp_path / "a", "--limit-step", "1.5", "--limit-max-rate", "5")
+    assert [s["stage"]["name"] for s in doc["stages"]] == ["1m", "3.13/s", "4.69/s"]
+    assert doc["limit_search"]["ended"] == "max_rate" and all(started), (doc["limit_search"], started)
+    doc, started = _limit_run(tmp_path / "b", "--limit-max-rate", "5", slo="p95_ms = 0.001\n")
+    assert doc["limit_search"]["ended"] == "tier" and doc["limit_search"]["stage"] == 0
+    assert started[0] > 0 and not any(started[2:]), started
+
+
 def test_a_non_loopback_target_is_refused_before_any_traffic(tmp_path: Path) -> None:
     r = run_cli(["run", "--target", "http://10.255.255.1:8080", "--no-progress"], cwd=tmp_path, timeout=30)
     assert r.returncode == 2
@@ -142,6 +178,8 @@ def _start_run(tmp_path: Path, tiers: str, generators: str) -> subprocess.Popen[
         tiers,
         "--stage-seconds",
         "6",
+        "--limit-search",
+        "off",
         "--generators",
         generators,
         "--pool",

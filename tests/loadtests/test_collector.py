@@ -161,3 +161,21 @@ def test_the_stop_judges_a_stair_as_the_report_judges_a_tier(tmp_path: Path) -> 
         assert (end is not None) is breaks
         if end is not None:
             assert end.detail.startswith("stage 10/s: p99 ") and "> 800 ms" in end.detail
+
+
+def test_the_progress_line_says_what_happens_between_stages(tmp_path: Path) -> None:
+    """Not 'starting' once the last stage is over, and 'stopping' once the stairs found the limit."""
+    from loginload.progress import Progress
+
+    progress = Progress(tmp_path / "status.json", enabled=False)
+    c = _collector(tmp_path)
+    c.t0 = time.time() + 5  # the lead-in: no stage yet
+    assert "stage: starting" in progress.line(c.status())
+    c.t0 = time.time() - 60  # past the 6-second schedule
+    assert "stage: finishing" in progress.line(c.status())
+    rec = stats.Recorder()
+    _stage(rec, 0, 0.900)
+    c.add("g", rec.drain())
+    c.t0 = time.time() - 5.5  # in the second stair, the first one over and broken
+    assert c.judge_limit(SLO) is not None
+    assert "stage: stopping: limit found" in progress.line(c.status())

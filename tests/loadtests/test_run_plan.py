@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from loadtests.locust_options import add_options, values_of
+from loadtests.options import RUN, defaults
 from loadtests.run_plan import RunPlan, plan_from_options
 from loadtests.shapes import RAMP_TIERS
 from loadtests.workload import WorkloadModel
@@ -56,7 +57,10 @@ def test_every_option_has_an_environment_variable() -> None:
 
 
 def test_default_is_the_eight_tier_ramp_then_the_limit_search() -> None:
-    plan = _plan()
+    """`loginload run` searches for the limit by default; under plain Locust it is asked for."""
+    assert all(s.kind == "tier" for s in _plan().stages)
+    assert plan_from_options(defaults(RUN)).stages == _plan("--limit-search", "on").stages
+    plan = _plan("--limit-search", "on")
     assert plan.shape == "ramp"
     tiers = [s for s in plan.stages if s.kind == "tier"]
     assert [s.population for s in tiers] == list(RAMP_TIERS) and plan.stages[: len(tiers)] == tuple(tiers)
