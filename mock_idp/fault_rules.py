@@ -193,8 +193,8 @@ class FaultRule:
         return out
 
 
-_DURATION = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ms|s|m)?")
-_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, None: 1.0}
+_DURATION = re.compile(r"([0-9]+(?:\.[0-9]*)?|\.[0-9]+)(ms|s|m|h)?")
+_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, None: 1.0}
 _SHAPE = re.compile(r"(uniform|lognormal)\((.*)\)")
 
 
@@ -205,7 +205,7 @@ def duration_text(seconds: float) -> str:
 
 
 def parse_duration(text: str, what: str, source: str, limit: float = MAX_DELAY_S) -> float:
-    """``300ms``, ``2s``, ``1.5m`` or plain seconds; finite, not negative, at most *limit*."""
+    """``300ms``, ``2s``, ``1.5m``, ``1h`` or plain seconds; finite, not negative, at most *limit*."""
     m = _DURATION.fullmatch(text.strip())
     if m is None:
         raise FaultError(f"bad {what} {text!r} in {source!r}: a duration such as 300ms, 2s or 1m")
@@ -359,9 +359,9 @@ def parse_rule(text: str) -> FaultRule:
 
 
 def rule_from_mapping(data: Mapping[str, Any]) -> FaultRule:
-    """A rule from its object form (same fields as the text); ``text``, ``status`` and ``code`` of a
-    ``GET /admin/faults`` answer are accepted back when they agree with the rest."""
-    fields = {k: v for k, v in data.items() if k not in ("text", "status", "code")}
+    """A rule from its object form (same fields as the text); ``text``, ``status``, ``code`` and
+    ``active`` of a ``GET /admin/faults`` answer are accepted back (``text`` when it agrees)."""
+    fields = {k: v for k, v in data.items() if k not in ("text", "status", "code", "active")}
     source = ":".join(f"{k}={v}" for k, v in fields.items())
     raw: dict[str, str] = {}
     for key, value in fields.items():
