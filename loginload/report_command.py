@@ -83,6 +83,8 @@ def run_compare(args: argparse.Namespace) -> int:
     print(f"B ({args.run_b}) is {'the same as' if same else verdict + ' than'} A ({args.run_a})")
     for line in result[verdict][:10] if not same else ():
         print(f"  {verdict}: {line}")
+    for line in result.get("unknown", [])[:10]:
+        print(f"  unknown (not counted): {line}")
     print(f"Comparison: {out / 'compare.html'}")
     return EXIT_WORSE if args.fail_on_worse and verdict == "worse" else EXIT_OK
 

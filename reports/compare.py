@@ -6,6 +6,12 @@ name within a tier. Every metric gets a verdict: a difference within the toleran
 A's value, but never less than an absolute floor: 5 ms for latency, 0.1 percentage point for error and
 dropped rates; 2 points flat for achieved/offered), otherwise "worse" or "better" by its direction.
 Tiers untrustworthy in either run are compared and listed, but do not decide the overall verdict.
+
+A bound is not a measurement. When every tier of a run passed, its sustainable rate is a lower bound
+(the limit lies above it): a smaller bound in B says B tested less, not that B is slower, so it is
+"unknown"; only a measured B below A's bound (or above A's measured rate, for a bound in B) is a
+verdict. A tier one run did not test is unknown too, and "unknown" never makes B worse
+(``--fail-on-worse`` gates on "worse" alone).
 """
 
 from __future__ import annotations
@@ -21,12 +27,13 @@ from typing import Any
 from mock_idp import atomic
 from reports.capacity import Slo
 from reports.compare_page import render_compare, write_compare_charts
+from reports.htmlfmt import human
 from reports.run import load_run
 from reports.strict_json import strict_json
 from reports.summary import run_slo, summarise_run
 
 SCHEMA = "loginload-compare/1"
-WORSE, BETTER, SAME, NA = "worse", "better", "same", "n/a"
+WORSE, BETTER, SAME, NA, UNKNOWN = "worse", "better", "same", "n/a", "unknown"
 
 
 @dataclass(frozen=True)
@@ -99,6 +106,14 @@ def compare_summaries(a: dict[str, Any], b: dict[str, Any], tol: Tolerance) -> d
     tiers = [_tier(tiers_a[name], tiers_b[name], tol) for name in common]
     headline = _headline(a, b, tol)
     worse, better = _changes(headline, tiers, WORSE), _changes(headline, tiers, BETTER)
+    unknown = _changes(headline, [], UNKNOWN) + [
+        f"{name}: tested in {x.upper()} only (unknown, not worse)"
+        for x, names in (
+            ("a", [n for n in tiers_a if n not in tiers_b]),
+            ("b", [n for n in tiers_b if n not in tiers_a]),
+        )
+        for name in names
+    ]
     counted = [t for t in tiers if t["trusted"]]
     overall_worse, overall_better = _changes(headline, counted, WORSE), _changes(headline, counted, BETTER)
     return {
@@ -111,6 +126,7 @@ def compare_summaries(a: dict[str, Any], b: dict[str, Any], tol: Tolerance) -> d
         "verdict": WORSE if overall_worse else BETTER if overall_better else SAME,
         "worse": worse,
         "better": better,
+        "unknown": unknown,
         "headline": headline,
         "tiers": tiers,
         "only_in_a": [n for n in tiers_a if n not in tiers_b],
@@ -177,21 +193,13 @@ def _tier(ta: dict[str, Any], tb: dict[str, Any], tol: Tolerance) -> dict[str, A
 
 def _headline(a: dict[str, Any], b: dict[str, Any], tol: Tolerance) -> dict[str, Any]:
     ha, hb = a["headline"], b["headline"]
-    rank = {t["name"]: i for i, t in enumerate(sorted(b["tiers"] + a["tiers"], key=_tier_key))}
-    best_a, best_b = ha["highest_tier"], hb["highest_tier"]
-    ra = rank.get(best_a["name"], -1) if best_a else -1
-    rb = rank.get(best_b["name"], -1) if best_b else -1
     return {
-        "highest_tier": {
-            "a": best_a["name"] if best_a else None,
-            "b": best_b["name"] if best_b else None,
-            "verdict": WORSE if rb < ra else BETTER if rb > ra else SAME,
-        },
-        "sustainable_rps": metric(
+        "highest_tier": _highest_tier(a, b),
+        "sustainable_rps": bounded_metric(
             ha["sustainable_rps"],
             hb["sustainable_rps"],
-            lower_is_better=False,
-            floor=0.0,
+            a_bound=bool(a["capacity"]["sustainable_is_lower_bound"]),
+            b_bound=bool(b["capacity"]["sustainable_is_lower_bound"]),
             relative=tol.rps_relative,
         ),
         "instances_60m": metric(
@@ -203,24 +211,62 @@ def _headline(a: dict[str, Any], b: dict[str, Any], tol: Tolerance) -> dict[str,
     }
 
 
-def _tier_key(t: dict[str, Any]) -> tuple[float, int]:
-    return (float(t["target_rps"]), int(t["population"]))
+def bounded_metric(
+    a: float | None, b: float | None, *, a_bound: bool, b_bound: bool, relative: float
+) -> dict[str, Any]:
+    """A higher-is-better rate where either side may be a lower bound (the limit lies above it).
+
+    Measured against measured is an ordinary metric. B measured below A's bound is worse (A's limit is
+    at least its bound); B's bound above A's measured rate is better; anything else involving a bound
+    (a smaller bound, two bounds) cannot tell, and is "unknown", never "worse"."""
+    m = metric(a, b, lower_is_better=False, floor=0.0, relative=relative)
+    m["a_bound"], m["b_bound"] = a_bound, b_bound
+    if m["verdict"] == NA or not (a_bound or b_bound):
+        return m
+    kept = WORSE if a_bound else BETTER  # the one verdict a bound on that side still supports
+    if (a_bound and b_bound) or m["verdict"] != kept:
+        m["verdict"] = UNKNOWN
+    return m
+
+
+def _highest_tier(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """Worse only if B broke the SLO at a tier A passed; better the other way round.
+
+    A lower highest tier in B because B never ran A's tiers is unknown, not worse."""
+    best_a, best_b = a["headline"]["highest_tier"], b["headline"]["highest_tier"]
+    name_a = best_a["name"] if best_a else None
+    name_b = best_b["name"] if best_b else None
+    if name_a == name_b:
+        verdict = SAME
+    elif _broke_where_other_passed(b, a):
+        verdict = WORSE
+    elif _broke_where_other_passed(a, b):
+        verdict = BETTER
+    else:
+        verdict = UNKNOWN
+    return {"a": name_a, "b": name_b, "verdict": verdict}
+
+
+def _broke_where_other_passed(broke: dict[str, Any], other: dict[str, Any]) -> bool:
+    breaks = (broke["headline"].get("limit") or {}).get("breaks")
+    passed = {t["name"] for t in other["tiers"] if t["slo_verdict"] == "pass"}
+    return bool(breaks) and breaks["name"] in passed
 
 
 def _changes(headline: dict[str, Any], tiers: Sequence[dict[str, Any]], verdict: str) -> list[str]:
     """Human lines for every metric with this verdict: headline, then tiers, then steps; trusted first."""
-    out = [f"{_label(k)}: {_ab(m)}" for k, m in headline.items() if m["verdict"] == verdict]
+    out = [f"{_label(k)}: {_ab(m, k)}" for k, m in headline.items() if m["verdict"] == verdict]
     ordered = sorted(tiers, key=lambda t: not t["trusted"])
     tier_lines, step_lines = [], []
     for t in ordered:
         tag = "" if t["trusted"] else " (untrustworthy tier, not counted)"
         tier_lines += [
-            f"{t['name']} {_label(k)}: {_ab(m)}{tag}"
+            f"{t['name']} {_label(k)}: {_ab(m, k)}{tag}"
             for k, m in t["metrics"].items()
             if m["verdict"] == verdict
         ]
         step_lines += [
-            f"{t['name']} step {step} {k[:3]}: {_ab(m)}{tag}"
+            f"{t['name']} step {step} {k[:3]}: {_ab(m, k)}{tag}"
             for step, ms in t["steps"].items()
             for k, m in ms.items()
             if m["verdict"] == verdict
@@ -232,15 +278,26 @@ def _label(key: str) -> str:
     return key.removesuffix("_ms").replace("_", " ")
 
 
-def _ab(m: dict[str, Any]) -> str:
+def _ab(m: dict[str, Any], key: str = "") -> str:
     a, b = m["a"], m["b"]
-    text = f"{_num(a)} -> {_num(b)}"
+    text = f"{_num(a, key, m.get('a_bound'))} -> {_num(b, key, m.get('b_bound'))}"
     if m.get("delta_pct") is not None:
         text += f" ({m['delta_pct']:+.0f}%)"
     return text
 
 
-def _num(v: Any) -> str:
-    if isinstance(v, float):
-        return f"{v:.4g}"
-    return "none" if v is None else str(v)
+def _num(v: Any, key: str = "", bound: bool | None = None) -> str:
+    """A figure for people, with its unit: 1,827 ms, 0.12%, 125 logins/s; "at least" for a bound."""
+    if v is None:
+        return "none"
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return str(v)
+    if key.endswith("_rate") or key == "achieved_ratio":
+        text = f"{human(v * 100)}%"
+    elif key.endswith("_ms"):
+        text = f"{human(v)} ms"
+    elif key.endswith("_rps"):
+        text = f"{human(v)} logins/s"
+    else:
+        text = human(v)
+    return f"at least {text}" if bound else text

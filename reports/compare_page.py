@@ -11,7 +11,7 @@ from reports.htmlfmt import CSS, bullet_list, esc, table
 from reports.plotting import TierAxis, log_y, new_figure, no_data, plottable, save, values
 
 Row = dict[str, Any]
-VERDICT_CLASS = {"worse": "fail", "better": "pass", "same": "", "n/a": ""}
+VERDICT_CLASS = {"worse": "fail", "better": "pass", "same": "", "n/a": "", "unknown": "untrusted"}
 
 
 def _overlay(
@@ -122,7 +122,14 @@ def write_compare_charts(a: Row, b: Row, result: Row, charts_dir: Path) -> dict[
 
 def _cell(m: Row, digits: int = 1, pct: bool = False) -> str:
     scale = 100.0 if pct else 1.0
-    a, b = (("n/a" if m.get(k) is None else f"{m[k] * scale:,.{digits}f}") for k in ("a", "b"))
+    a, b = (
+        (
+            "n/a"
+            if m.get(k) is None
+            else ("at least " if m.get(f"{k}_bound") else "") + f"{m[k] * scale:,.{digits}f}"
+        )
+        for k in ("a", "b")
+    )
     change = "" if m.get("delta_pct") is None else f" ({m['delta_pct']:+.0f}%)"
     verdict = esc(m["verdict"])
     cls = VERDICT_CLASS.get(m["verdict"], "")
@@ -137,6 +144,10 @@ def _verdict_banner(result: Row) -> str:
     items = result["worse"] if verdict == "worse" else result["better"]
     more = f"<p>{len(items) - 40} more below.</p>" if len(items) > 40 else ""
     listed = bullet_list(esc(w) for w in items[:40])
+    unknown = result.get("unknown") or []
+    if unknown:
+        listed += "<p>Unknown (not counted: a bound, or a tier one run did not test):</p>"
+        listed += bullet_list(esc(u) for u in unknown[:40])
     return f'<section id="verdict" class="banner {cls}"><h2>{title}</h2>{listed}{more}</section>'
 
 

@@ -9,6 +9,7 @@ how many digits. The browser test reads those attributes back and checks each sh
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -38,6 +39,21 @@ def format_value(value: Any, fmt: str, digits: int = 1) -> str:
     if fmt == "pct":
         return f"{float(value) * 100:,.{digits}f}"
     return str(value)
+
+
+def human(value: float) -> str:
+    """A number as a person reads it: 15,860 / 125 / 20.9 / 2.08 / 0.0012, never 1.586e+04."""
+    v = float(value)
+    size = abs(v)
+    if not math.isfinite(v):
+        return str(v)
+    if size >= 99.95 or (v == int(v) and size < 1e15):
+        return f"{v:,.0f}"
+    if size >= 9.995:
+        return f"{v:,.1f}"
+    if size >= 0.9995:
+        return f"{v:.2f}"
+    return f"{v:.6f}".rstrip("0").rstrip(".") if size >= 1e-6 else "0"
 
 
 def field(summary: dict[str, Any], path: str, fmt: str = "text", digits: int = 1, unit: str = "") -> str:

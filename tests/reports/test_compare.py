@@ -11,10 +11,12 @@ from hdrh.histogram import HdrHistogram
 
 from loadtests import stats
 from loginload.report_command import register
-from reports.compare import Tolerance, compare_runs, compare_summaries, metric
+from reports.compare import Tolerance, bounded_metric, compare_runs, compare_summaries, metric
+from reports.htmlfmt import human
 from reports.run import load_run
 from reports.summary import summarise_run
-from tests.reports.conftest import make_run
+from tests.reports import conftest
+from tests.reports.conftest import TIERS, limit_run, make_run, stair_broke, tier_stages
 
 Doc = dict[str, Any]
 
@@ -77,7 +79,7 @@ def test_files_and_page(doubled: tuple[Path, Doc]) -> None:
         assert (out / rel).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     page = (out / "compare.html").read_text()
     assert '<span data-compare="verdict">worse</span>' in page
-    assert "60m p95: 1827 -&gt; 3654" in page or "60m p95: 1827 -&gt; 365" in page
+    assert "60m p95: 1,827 ms -&gt; 3,65" in page
     assert not list(out.rglob("*.tmp"))
 
 
@@ -125,3 +127,75 @@ def test_cli_compare(runs: tuple[Path, Path], tmp_path: Path, capsys: pytest.Cap
     assert run("compare", str(a), str(tmp_path / "missing")) == 2
     err = capsys.readouterr().err
     assert "no such run folder" in err and err.count("\n") == 1
+
+
+def cli(*argv: str) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="loginload")
+    register(parser.add_subparsers(dest="command"))
+    args = parser.parse_args(list(argv))
+    return int(args.func(args))
+
+
+def test_a_run_that_tested_fewer_tiers_is_not_worse(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Both runs pass everything they tried: B's smaller bound says B tested less, not that it is slower."""
+    a = limit_run(tmp_path / "a", tier_stages(), None)
+    b = limit_run(tmp_path / "b", tier_stages()[:4], None)
+    result = compare_runs(a, b, tmp_path / "out")
+    h = result["headline"]
+    assert h["sustainable_rps"]["verdict"] == "unknown"
+    assert h["sustainable_rps"]["a_bound"] and h["sustainable_rps"]["b_bound"]
+    assert h["highest_tier"] == {"a": "60m", "b": "5m", "verdict": "unknown"}
+    assert result["verdict"] == "same" and result["worse"] == []
+    assert "10m: tested in A only (unknown, not worse)" in result["unknown"]
+    assert "sustainable rps: at least 125 logins/s -> at least 10.4 logins/s (-92%)" in result["unknown"]
+    assert cli("compare", str(a), str(b), "--out", str(tmp_path / "c"), "--fail-on-worse") == 0
+    out = capsys.readouterr().out
+    assert "is the same as A" in out and "unknown (not counted): 10m: tested in A only" in out
+
+
+def test_a_measured_limit_below_a_bound_is_worse(tmp_path: Path) -> None:
+    a = limit_run(tmp_path / "a", tier_stages(), None)  # every tier passed: at least 125 logins/s
+    b = stair_broke(tmp_path / "b")  # measured: holds 259/s
+    tiers = [
+        conftest.stage(n, r, population=p, **({"slow": {"token": 300.0}} if n == "40m" else {}))
+        for n, p, r in TIERS
+    ]
+    c = limit_run(tmp_path / "c", tiers, None)  # measured: breaks at 40m
+    assert compare_runs(a, c, tmp_path / "ac")["headline"]["sustainable_rps"]["verdict"] == "worse"
+    assert compare_runs(a, c, tmp_path / "ac2")["headline"]["highest_tier"]["verdict"] == "worse"
+    assert compare_runs(a, b, tmp_path / "ab")["headline"]["sustainable_rps"]["verdict"] == "unknown"
+    assert compare_runs(c, a, tmp_path / "ca")["headline"]["sustainable_rps"]["verdict"] == "better"
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "a_bound", "b_bound", "verdict"),
+    [
+        (100.0, 50.0, False, False, "worse"),
+        (100.0, 50.0, True, False, "worse"),  # measured below A's floor: truly worse
+        (100.0, 150.0, True, False, "unknown"),  # A's limit may lie above 150
+        (100.0, 50.0, False, True, "unknown"),  # B's limit may lie above 100
+        (100.0, 150.0, False, True, "better"),
+        (100.0, 300.0, True, True, "unknown"),
+        (100.0, 105.0, True, False, "unknown"),
+    ],
+)
+def test_bounded_metric(a: float, b: float, a_bound: bool, b_bound: bool, verdict: str) -> None:
+    assert bounded_metric(a, b, a_bound=a_bound, b_bound=b_bound, relative=0.1)["verdict"] == verdict
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [(15860.0, "15,860"), (125.0, "125"), (20.94, "20.9"), (2.083, "2.08"), (0.0012, "0.0012"), (3.0, "3")],
+)
+def test_numbers_are_formatted_for_people(value: float, shown: str) -> None:
+    assert human(value) == shown
+
+
+def test_change_lines_have_no_scientific_notation(doubled: tuple[Path, Doc]) -> None:
+    _, result = doubled
+    lines = result["worse"] + result["better"] + result["unknown"]
+    assert lines and not [line for line in lines if "e+" in line or "e-0" in line]
