@@ -250,7 +250,7 @@ def _highest_tier(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
 def _broke_where_other_passed(broke: dict[str, Any], other: dict[str, Any]) -> bool:
     breaks = (broke["headline"].get("limit") or {}).get("breaks")
     passed = {t["name"] for t in other["tiers"] if t["slo_verdict"] == "pass"}
-    return bool(breaks) and breaks["name"] in passed
+    return isinstance(breaks, dict) and breaks["name"] in passed
 
 
 def _changes(headline: dict[str, Any], tiers: Sequence[dict[str, Any]], verdict: str) -> list[str]:
