@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from loadtests import stats
-from loadtests.run_files import LOADTEST
+from loadtests.run_files import IDP_CPU, LOADTEST
 from loadtests.workload import JOURNEY_STEPS, WorkloadModel
 
 STAGES, STAGE_S, WARMUP_S, SERIES_STEP_S = 60, 60.0, 15.0, 2.0
@@ -116,8 +116,14 @@ def synthesise(run_dir: Path, seed: int = 1) -> None:
         "notes": [],
         "series": series,
         "stages": stages,
+        "limit_search": None,
     }
     (run_dir / LOADTEST).write_text(json.dumps(doc))
+    # The IdP's CPU once a second, as the runner samples it: the report costs each stage's CPU per login.
+    idp = [
+        {"t": float(t), "cpu_share": 0.1 + 0.6 * t / (STAGES * STAGE_S)} for t in range(int(STAGES * STAGE_S))
+    ]
+    (run_dir / IDP_CPU).write_text(json.dumps({"workers": 1, "series": idp}))
 
 
 def measure(run_dir: Path) -> dict[str, float]:

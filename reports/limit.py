@@ -19,6 +19,7 @@ Stages planned after the search stopped are not failures, not untrustworthy: the
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 from collections.abc import Sequence
 from typing import Any, TypeGuard
 
@@ -66,14 +67,21 @@ def idp_cpu_by_stage(run: RunData) -> dict[int, float]:
             points.append((float(p["t"]), float(share)))
         elif _number(p.get("at")) and t0 is not None:
             points.append((float(p["at"]) - t0, float(share)))
-    return {s.index: cpu for s in run.measured if (cpu := _window_mean(s, points)) is not None}
+    points.sort()
+    times = [t for t, _ in points]
+    return {s.index: cpu for s in run.measured if (cpu := _window_mean(s, times, points)) is not None}
 
 
-def _window_mean(stage: StageResult, points: Sequence[tuple[float, float]]) -> float | None:
+def _window_mean(
+    stage: StageResult, times: Sequence[float], points: Sequence[tuple[float, float]]
+) -> float | None:
+    """Mean of the points in (end of warm-up, end of stage]; ``times`` sorted, aligned with ``points``."""
     if stage.start_offset_s is None:
         return None
     end = stage.start_offset_s + stage.duration_s
-    inside = [share for t, share in points if end - stage.steady_s < t <= end]
+    inside = [
+        share for _, share in points[bisect_right(times, end - stage.steady_s) : bisect_right(times, end)]
+    ]
     return sum(inside) / len(inside) if inside else None
 
 
