@@ -29,6 +29,8 @@ STAGE_COLUMNS = (
     ("error_rate", "error_rate"),
     ("dropped_rate", "dropped_rate"),
     ("generator_cpu_max", "generator_cpu_max"),
+    ("idp_cpu", "idp_cpu"),
+    ("idp_cpu_ms_per_login", "idp_cpu_ms_per_login"),
     ("trustworthy", "trustworthy"),
     ("slo_pass", "slo_pass"),
     ("slo_verdict", "slo_verdict"),
