@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtests import stats
+from loadtests.options import redacted
 from loadtests.run_files import LOADTEST, STATUS
 from loadtests.run_plan import RunPlan
 from loadtests.slo import Slo, figures
@@ -46,7 +47,7 @@ class Collector:
         self.out = Path(out_dir) if out_dir else None
         if self.out:
             self.out.mkdir(parents=True, exist_ok=True)
-        self.options = options
+        self.options = redacted(options)
         self.aggregate = stats.Aggregate()
         self.t0: float | None = None
         self.generators: dict[str, int] = {}  # generator id -> index
@@ -56,6 +57,7 @@ class Collector:
         self.stopped: str | None = None  # why the run ended before its schedule did (the limit search)
         self.limit: LimitEnd | None = None  # where the stairs found the limit, once they have
         self._tier_breach: LimitEnd | None = None
+        self.brownout: dict[str, Any] | None = None  # the brownout shape's faults, as set on the IdP
         self._judged: set[int] = set()
         self.series: list[dict[str, Any]] = []  # one point per write: the run as a time series
         self._window = stats.new_histogram()  # journey latency since the last series point
@@ -228,6 +230,7 @@ class Collector:
             "finished": self.all_done() or self.stopped is not None,
             "stopped": self.stopped,
             "limit_search": self.limit_search(),
+            "brownout": self.brownout,
             "written_at": time.time(),
             "t0": self.t0,
             "run_id": self.run_id,

@@ -22,6 +22,7 @@ import gevent
 from locust import FastHttpUser, LoadTestShape, constant, events, task
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
+from loadtests import brownout
 from loadtests.collector import Collector
 from loadtests.generator import Generator
 from loadtests.locust_options import add_options, destinations, values_of
@@ -68,6 +69,10 @@ def _init(environment: Any, **_: Any) -> None:
         raise SystemExit(f"loginload: error: {exc}") from None
     if isinstance(runner, MasterRunner | LocalRunner):
         check_target(_host(environment), allowed_hosts(opts.ll_allow_target))
+        try:  # only the master sets the brownout's faults, so only it needs the IdP's admin token
+            brownout.check_values(P.values)
+        except ValueError as exc:
+            raise SystemExit(f"loginload: error: {exc}") from None
     if isinstance(runner, MasterRunner):
         runner.register_message(REPORT, lambda msg, **kw: _on_report(msg.node_id, msg.data))
     if isinstance(runner, WorkerRunner):
@@ -100,6 +105,7 @@ def _test_start(environment: Any, **_: Any) -> None:
     opts = environment.parsed_options
     try:
         plan = _plan(opts)
+        brownout.check_values(P.values)
     except ValueError as exc:  # a value edited in the web UI: no run, and the reason in the log
         log.error("loginload: not started: %s", exc)
         P.plan = P.collector = None
@@ -120,6 +126,25 @@ def _test_start(environment: Any, **_: Any) -> None:
         collector.generators["local"] = 0
         _start_generator(environment, {**base, "index": 0, "count": 1})
     gevent.spawn(_write_loop, collector)
+    if plan.shape == "brownout":
+        _set_brownout(collector, _host(environment), P.values)
+
+
+def _set_brownout(collector: Collector, host: str, values: Namespace) -> None:
+    """The brownout stage's faults, set on the IdP now, windowed from the run's start (its lead-in
+    included), so the IdP switches them on and off by itself (:mod:`loadtests.brownout`)."""
+    assert collector.t0 is not None
+    start, end = brownout.window(collector.plan)
+    lead = collector.t0 - time.time()  # the rules' clock starts when they are set: now
+    rules = brownout.windowed(brownout.rules_of(values.brownout), lead + start, lead + end)
+    record: dict[str, Any] = {"rules": [r.to_text() for r in rules], "window_s": [start, end], "error": None}
+    try:
+        brownout.set_faults(host, values.idp_admin_token, rules)
+    except brownout.BrownoutError as exc:
+        record["error"] = str(exc)
+        collector.notes.append(f"brownout: the faults were not set, so nothing was degraded: {exc}")
+        log.error("loginload: brownout: %s", exc)
+    collector.brownout = record
 
 
 def _host(environment: Any) -> str:
@@ -174,6 +199,11 @@ def _report_loop(environment: Any, gen: Generator) -> None:
 @events.test_stop.add_listener
 def _test_stop(environment: Any, **_: Any) -> None:
     if P.collector is not None and isinstance(environment.runner, MasterRunner | LocalRunner):
+        if P.collector.brownout is not None and P.values is not None:
+            try:  # the IdP is not left degraded, even by a run stopped inside its brownout window
+                brownout.clear_faults(_host(environment), P.values.idp_admin_token)
+            except brownout.BrownoutError as exc:
+                P.collector.notes.append(f"brownout: the faults could not be cleared: {exc}")
         P.collector.write()
 
 

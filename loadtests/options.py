@@ -17,10 +17,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from loadtests import brownout, rp_target
 from loadtests import option_types as t
-from loadtests import rp_target
 from loadtests.shapes import SHAPES
 from loadtests.slo import Slo
+from mock_idp.fault_rules import PRESETS
 from mock_idp.population import DEFAULT_RULE, SMS_CODE_MODES, PopulationRule
 
 LOCUST, RUN, SMOKE, REPORT = "locust", "run", "smoke", "report"
@@ -123,7 +124,20 @@ OPTIONS: tuple[Option, ...] = (
     Option("limit_max_rate", t.positive, 2000.0, "limit search: the highest stair's logins/s"),
     Option("limit_step", t.above_one, 1.2, "limit search: each stair's rate over the one before"),
     Option("limit_stage_seconds", t.positive, 15.0, "limit search: seconds per stair"),
-    Option("population", t.population, "10m", "population of the spike and soak shapes"),
+    Option("population", t.population, "10m", "population of the spike, soak and brownout shapes"),
+    Option(
+        "brownout",
+        brownout.brownout_spec,
+        "slow-token",
+        "brownout shape: a fault preset (" + ", ".join(PRESETS) + ") or rules separated by ';'",
+    ),
+    Option(
+        "idp_admin_token",
+        t.text,
+        "",
+        "the IdP's admin API token, through which the brownout shape sets its faults",
+        unset="none (the embedded IdP's own)",
+    ),
     Option("scale", t.positive, 1.0, "divide every modelled rate by this when the generator cannot reach it"),
     Option("arrivals", default="uniform", help="arrival process", **_choice("uniform", "poisson")),
     Option(
@@ -300,6 +314,14 @@ OPTIONS: tuple[Option, ...] = (
         unset="one per CPU",
     ),
     Option("idp_workers", t.positive_int, 1, "embedded IdP worker processes", ORCHESTRATOR),
+    Option(
+        "fault",
+        brownout.fault_texts,
+        [],
+        "a fault rule for the embedded IdP, the whole run (repeat), e.g. token:latency=300ms:p=0.2",
+        ORCHESTRATOR,
+        kind="list",
+    ),
     Option("results", t.text, "results", "folder for run folders", ORCHESTRATOR),
     Option(
         "config",
@@ -378,6 +400,14 @@ def command_line(values: Mapping[str, Any]) -> list[str]:
         else:
             args += [o.flag, str(value)]
     return args
+
+
+SECRETS = frozenset({"idp_admin_token"})
+
+
+def redacted(values: Mapping[str, Any]) -> dict[str, Any]:
+    """*values* for a file a report reads (run.json, loadtest.json): a secret's value is not kept."""
+    return {k: ("(set)" if k in SECRETS and v else v) for k, v in values.items()}
 
 
 def without_option_env(environ: Mapping[str, str]) -> dict[str, str]:

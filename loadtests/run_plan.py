@@ -58,6 +58,10 @@ def plan_from_options(opts: Any, model: WorkloadModel | None = None) -> RunPlan:
         shape_opts["base_population"] = parse_population(opts.population)
         if stage_s is not None:
             shape_opts["steady_s"] = shape_opts["surge_s"] = shape_opts["recovery_s"] = stage_s
+    if opts.shape == "brownout":
+        shape_opts["population"] = parse_population(opts.population)
+        if stage_s is not None:
+            shape_opts["steady_s"] = shape_opts["brownout_s"] = shape_opts["recovery_s"] = stage_s
     if opts.shape == "soak":
         shape_opts["population"] = parse_population(opts.population)
         if stage_s is not None:

@@ -53,7 +53,7 @@ class Stage:
     """
 
     name: str
-    kind: str  # "tier", "steady", "surge", "recovery", "soak" or "step"
+    kind: str  # "tier", "steady", "surge", "brownout", "recovery", "soak" or "step"
     population: int
     duration_s: float
     model_rate: float
@@ -272,6 +272,31 @@ def spike(
     ]
 
 
+def brownout(
+    model: WorkloadModel,
+    population: int = 10_000_000,
+    steady_s: float = 30.0,
+    brownout_s: float = 30.0,
+    recovery_s: float = 30.0,
+    warmup: float = DEFAULT_WARMUP,
+    scale: float = 1.0,
+) -> list[Stage]:
+    """A tier held steady, then the IdP degraded for ``brownout_s`` (the faults are set by the master
+    through the IdP's admin API: :mod:`loadtests.brownout`), then recovered, at one arrival rate.
+
+    Only the first stage has a warm-up: the degraded and the recovering stages are measured from their
+    first second, since how a service enters and leaves trouble is what the shape is for.
+    """
+    rate = model.peak_logins_per_s(population)
+    name = format_population(population)
+    common: dict[str, Any] = {"population": population, "scale": scale}
+    return [
+        _stage(rate, duration_s=steady_s, warmup=warmup, name=f"{name} before", kind="steady", **common),
+        _stage(rate, duration_s=brownout_s, warmup=0.0, name=f"{name} brownout", kind="brownout", **common),
+        _stage(rate, duration_s=recovery_s, warmup=0.0, name=f"{name} after", kind="recovery", **common),
+    ]
+
+
 def soak(
     model: WorkloadModel,
     population: int = 10_000_000,
@@ -313,7 +338,13 @@ def _population_at(model: WorkloadModel, rate: float) -> int:
 
 
 Builder = Callable[..., list[Stage]]
-SHAPES: dict[str, Builder] = {"ramp": ramp, "spike": spike, "soak": soak, "capacity": capacity}
+SHAPES: dict[str, Builder] = {
+    "ramp": ramp,
+    "spike": spike,
+    "soak": soak,
+    "capacity": capacity,
+    "brownout": brownout,
+}
 
 
 def get_shape(name: str, model: WorkloadModel, **opts: Any) -> list[Stage]:

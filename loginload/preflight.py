@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from loadtests.brownout import check_values
 from loadtests.options import SMOKE, rule_of, slo_of
 from loadtests.rp_target import DEMO
 from loadtests.run_plan import RunPlan, check_population, largest_population, plan_from_options
@@ -70,8 +71,20 @@ def prepare(args: Namespace, entry: str) -> RunSettings:
         if holds is not None:
             check_population(plan, holds, source)
     check_rp(values)
+    check_faults(values)
     slo = slo_of(values, config.slo.steps)
     return RunSettings(values, slo, plan, config.workload, "smoke" if entry == SMOKE else "")
+
+
+def check_faults(values: Namespace) -> None:
+    """``--fault`` degrades the embedded IdP; the brownout shape needs a way to degrade a target's."""
+    if values.target and values.fault:
+        raise ValueError(
+            "--fault sets the embedded IdP's faults; start a --target mock with `loginload idp --fault` "
+            "or change its rules through its /admin/faults"
+        )
+    if values.target and values.shape == "brownout":
+        check_values(values)
 
 
 def check_rp(values: Namespace) -> None:

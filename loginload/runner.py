@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import time
 from argparse import Namespace
@@ -18,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtests import LOCUSTFILE
-from loadtests.options import DEFAULT_CLIENT, command_line, without_option_env
+from loadtests.options import BY_NAME, DEFAULT_CLIENT, command_line, redacted, without_option_env
 from loadtests.run_files import IDP_CPU, LOADTEST, RUN_META, STATUS
 from loadtests.safety import allowed_hosts, check_target
 from loginload.machine import machine, versions
@@ -68,6 +69,10 @@ class Runner:
         self.idp_series: list[dict[str, float]] = []
         self.notes: list[str] = []
         self.started_at = time.time()
+        # the embedded IdP's admin token, made for the run; with --target, the one the user gave
+        self.admin_token = self.opts.idp_admin_token or (
+            "" if self.opts.target else secrets.token_urlsafe(24)
+        )
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def execute(self) -> dict[str, Any]:
@@ -112,9 +117,12 @@ class Runner:
             str(o.idp_workers),
             "--state-dir",
             str(state),
+            *(arg for rule in o.fault for arg in ("--fault", rule)),
         )
-        # the IdP gets the run's settings from its flags and idp.toml only: no stray LOGINLOAD_* variable
-        self.idp = Child("idp", cmd, self.logs, env=without_idp_env(os.environ))
+        # the IdP gets the run's settings from its flags and idp.toml only: no stray LOGINLOAD_* variable;
+        # its admin API's token (the brownout shape's faults go through it) in its environment, off `ps`
+        env = {**without_idp_env(os.environ), "LOGINLOAD_ADMIN_TOKEN": self.admin_token}
+        self.idp = Child("idp", cmd, self.logs, env=env)
         url = f"http://127.0.0.1:{port}"
         try:
             wait_http_ok(url + "/health", START_DEADLINE_S, self.idp)
@@ -157,7 +165,7 @@ class Runner:
 
     def _locust_args(self, client: str) -> list[str]:
         """The run's values as Locust's options (generated from loadtests.options), SLO included."""
-        values = {**vars(self.opts), "client_config": client}
+        values = {**vars(self.opts), "client_config": client, "idp_admin_token": None}  # env, off `ps`
         if self.opts.rp:
             values.update(rp=self.rp_url, **(self._demo_defaults() if self.demo else {}))
         if self.run.workload:
@@ -192,7 +200,7 @@ class Runner:
                 "WARNING",
             ),
             self.logs,
-            env=without_option_env(os.environ),
+            env={**without_option_env(os.environ), BY_NAME["idp_admin_token"].env: self.admin_token},
         )
         self.workers = [
             Child(
@@ -302,7 +310,7 @@ class Runner:
             "slo": self.run.slo.to_dict(),
             "notes": self.notes,
             "rp": self._rp_meta(),
-            "options": vars(o),
+            "options": redacted(vars(o)),
         }
         atomic.write_text(self.dir / RUN_META, json.dumps(data, indent=2, default=str))
 

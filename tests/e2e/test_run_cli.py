@@ -76,6 +76,8 @@ def _refused(r: subprocess.CompletedProcess[str], cwd: Path, needle: str) -> Non
         (["--scale", "0"], "--scale: '0' must be greater than 0"),
         (["--tiers", "1m,100m"], "the mock holds 90m"),
         (["--shape", "sawtooth"], "--shape: 'sawtooth' is not one of"),
+        (["--fault", "token:latncy=3s"], "--fault: unknown kind 'latncy' in 'token:latncy=3s'"),
+        (["--shape", "brownout", "--brownout", "slow-tokn"], "--brownout: unknown fault preset 'slow-tokn'"),
     ],
 )
 def test_a_bad_flag_is_one_line_before_anything_starts(tmp_path: Path, args: list[str], needle: str) -> None:
@@ -160,6 +162,37 @@ def test_the_limit_search_ends_at_its_highest_stair_and_a_broken_tier_needs_none
     doc, started = _limit_run(tmp_path / "b", "--limit-max-rate", "5", slo="p95_ms = 0.001\n")
     assert doc["limit_search"]["ended"] == "tier" and doc["limit_search"]["stage"] == 0
     assert started[0] > 0 and not any(started[2:]), started
+
+
+def _token_p50(stage: dict[str, Any]) -> float:
+    return float(stage["latency"]["step:token"]["p50_ms"])
+
+
+def test_the_brownout_degrades_the_embedded_idp_in_its_window_only(tmp_path: Path) -> None:
+    """The master sets the rule through the embedded IdP's admin API, windowed to the middle stage: the
+    token call is 300 ms slower there, and only there."""
+    args = ["run", "--shape", "brownout", "--brownout", "token:latency=300ms", "--stage-seconds", "6"]
+    r = run_cli([*args, *SHORT[4:], "--results", "results"], cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    run = _run_dir(tmp_path / "results")
+    doc = json.loads((run / "loadtest.json").read_text())
+    assert doc["brownout"]["error"] is None and doc["brownout"]["window_s"] == [6.0, 12.0]
+    before, during, after = (_token_p50(s) for s in doc["stages"])
+    assert during >= 300 and before < 150 and after < 150, (before, during, after)
+
+
+def test_fault_flags_degrade_the_embedded_idp_for_the_whole_run(tmp_path: Path) -> None:
+    args = ["run", *SHORT, "--limit-search", "off", "--fault", "token:latency=200ms", "--results", "results"]
+    r = run_cli(args, cwd=tmp_path, timeout=120)
+    assert r.returncode == 0, r.stderr[-3000:]
+    doc = json.loads((_run_dir(tmp_path / "results") / "loadtest.json").read_text())
+    assert _token_p50(doc["stages"][0]) >= 200
+
+
+def test_a_brownout_of_a_target_needs_its_admin_token(tmp_path: Path) -> None:
+    with running_idp(tmp_path / "state") as idp:
+        r = run_cli(["run", "--target", idp.base_url, "--shape", "brownout", "--no-progress"], cwd=tmp_path)
+    _refused(r, tmp_path, "give --idp-admin-token")
 
 
 def test_a_non_loopback_target_is_refused_before_any_traffic(tmp_path: Path) -> None:

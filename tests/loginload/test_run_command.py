@@ -20,9 +20,12 @@ def test_no_success_names_the_failed_checks_most_first() -> None:
     assert cause.startswith("15 started, failed checks: rp_callback_error_page x9, idp:sign_in_status x3")
 
 
-def test_one_success_or_no_start_is_not_this_failure() -> None:
+def test_one_success_is_not_this_failure_but_no_start_is() -> None:
+    """A run that measured nothing says so: a generator that never started its journeys (a worker that
+    refused its options, say) is a failure, not an empty success."""
     assert nothing_succeeded({"stages": [stage({"started": 9, "completed": 1}, {"x": 8})]}) == ""
-    assert nothing_succeeded({"stages": [stage({"offered": 3}, {})]}) == ""
+    assert nothing_succeeded({"stages": [stage({"offered": 3}, {})]}).startswith("no journey started")
+    assert nothing_succeeded({"stages": []}).startswith("no journey started")
 
 
 def test_a_target_that_is_not_a_provider_gets_the_hint_to_use_rp() -> None:
