@@ -258,3 +258,19 @@ def test_only_the_heaviest_steps_are_charted_of_many(tmp_path: Path) -> None:
     assert len(all_steps) > 10 and len(matter["charted"]) == 5
     ranked = sorted(matter["shares"], key=lambda k: -matter["shares"][k])
     assert matter["charted"] == ranked[:5]
+
+
+def test_every_marked_figure_on_the_page_equals_summary_json(
+    broke: tuple[Path, Doc], saturated: tuple[Path, Doc]
+) -> None:
+    from reports.htmlfmt import format_value, resolve
+
+    span = re.compile(r'data-summary="([^"]+)" data-format="(\w+)" data-digits="(\d+)">([^<]*)</span>')
+    for run, _ in (broke, saturated):
+        page = (run / "index.html").read_text()
+        summary = json.loads((run / "summary.json").read_text())
+        shown = span.findall(page)
+        paths = {p for p, *_ in shown}
+        assert "tested.cpu_model" in paths and any(p.startswith("headline.limit.holds.") for p in paths)
+        for path, fmt, digits, text in shown:
+            assert html.unescape(text) == format_value(resolve(summary, path), fmt, int(digits)), path
