@@ -138,11 +138,11 @@ def test_stage_at_returns_the_stage_and_start_of() -> None:
 def test_get_shape_by_name_and_options() -> None:
     stages = get_shape("ramp", MODEL, stage_s=5, tiers=(500_000, 60_000_000))
     assert [s.duration_s for s in stages] == [5, 5]
-    assert set(SHAPES) == {"ramp", "spike", "soak", "capacity"}
+    assert set(SHAPES) == {"ramp", "spike", "soak", "capacity", "brownout"}
 
 
 def test_unknown_shape_lists_valid_names() -> None:
-    with pytest.raises(ValueError, match="capacity, ramp, soak, spike"):
+    with pytest.raises(ValueError, match="brownout, capacity, ramp, soak, spike"):
         get_shape("sawtooth", MODEL)
 
 

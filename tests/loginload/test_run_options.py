@@ -52,7 +52,8 @@ def test_prepare_builds_the_plan_and_sizes_the_embedded_idp(
     run = prepare(
         build_parser().parse_args(["run", "--tiers", "1m,5m", "--proofing-mix", "0.2,0.3,0.5"]), RUN
     )
-    assert [s.name for s in run.plan.stages] == ["1m", "5m"] and run.idp_population == 5_000_000
+    tiers = [s.name for s in run.plan.stages if s.kind == "tier"]
+    assert tiers == ["1m", "5m"] and run.idp_population == 5_000_000  # the stairs draw from the top tier
     assert run.plan.model.surge == 2 and run.slo.steps["token"].p95_ms == 300
     assert run.slo.steps["token"].p99_ms is None
     assert run.rule.proofing_mix == (0.2, 0.3, 0.5) and run.rule.returning_share == 0.9
