@@ -15,8 +15,7 @@ from reports.compare import Tolerance, bounded_metric, compare_runs, compare_sum
 from reports.htmlfmt import human
 from reports.run import load_run
 from reports.summary import summarise_run
-from tests.reports import conftest
-from tests.reports.conftest import TIERS, limit_run, make_run, stair_broke, tier_stages
+from tests.reports.conftest import limit_run, make_run, stair_broke, tier_stages
 
 Doc = dict[str, Any]
 
@@ -160,11 +159,7 @@ def test_a_run_that_tested_fewer_tiers_is_not_worse(
 def test_a_measured_limit_below_a_bound_is_worse(tmp_path: Path) -> None:
     a = limit_run(tmp_path / "a", tier_stages(), None)  # every tier passed: at least 125 logins/s
     b = stair_broke(tmp_path / "b")  # measured: holds 259/s
-    tiers = [
-        conftest.stage(n, r, population=p, **({"slow": {"token": 300.0}} if n == "40m" else {}))
-        for n, p, r in TIERS
-    ]
-    c = limit_run(tmp_path / "c", tiers, None)  # measured: breaks at 40m
+    c = limit_run(tmp_path / "c", tier_stages(**{"40m": {"slow": {"token": 300.0}}}), None)  # breaks at 40m
     assert compare_runs(a, c, tmp_path / "ac")["headline"]["sustainable_rps"]["verdict"] == "worse"
     assert compare_runs(a, c, tmp_path / "ac2")["headline"]["highest_tier"]["verdict"] == "worse"
     assert compare_runs(a, b, tmp_path / "ab")["headline"]["sustainable_rps"]["verdict"] == "unknown"
