@@ -138,11 +138,14 @@ def _search_state(search: dict[str, Any] | None, options: dict[str, Any]) -> str
 
 
 def _next_run(search: dict[str, Any] | None, saturated: Row | None) -> str:
-    """What would measure the limit: more generator CPU, a higher cap, or the default run's search."""
+    """What would measure the limit: more generator CPU, a higher cap, or the default run's search
+    (``looser_slo``: the report was rebuilt with a looser SLO than the one the search stopped at)."""
     if saturated is not None or (search and search["ended"] == "generator"):
         return "more_generators"
     if search and search["ended"] == "max_rate":
         return "higher_max_rate"
+    if search and search["ended"] in ("slo", "tier"):
+        return "looser_slo"  # the run's stop broke its SLO; the SLO this report judges by passes it
     return "default_run"
 
 

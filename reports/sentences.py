@@ -163,6 +163,7 @@ NEXT_RUN = {
     "more_generators": "To measure it, run again with more generator CPU (--generators, or generators on "
     "another host)",
     "higher_max_rate": "To measure it, raise --limit-max-rate",
+    "looser_slo": "To measure it under this SLO, run again with it (--slo-p95-ms ...)",
 }
 
 
@@ -232,6 +233,12 @@ def _bound(r: Plain, lim: dict[str, Any]) -> str:
             f"{r.fig('headline.limit.generator_saturated_at.name')} "
             f"({r.fig('headline.limit.generator_saturated_at.generator_cpu_max', 'pct', 0, '%')} of a core), "
             f"so the IdP's limit lies above {r.big(above)} (a lower bound, measured)"
+        )
+    elif lim["next_run"] == "looser_slo":
+        text = (
+            f"not reached under the SLO used here: the run's limit search stopped at "
+            f"{r.fig('headline.limit.stop_stage')} ({r.fig('headline.limit.detail')}), which this SLO "
+            f"passes, so the limit lies above {r.big(above)} (a lower bound, measured)"
         )
     elif lim["next_run"] == "higher_max_rate":
         text = (

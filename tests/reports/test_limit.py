@@ -274,3 +274,13 @@ def test_every_marked_figure_on_the_page_equals_summary_json(
         assert "tested.cpu_model" in paths and any(p.startswith("headline.limit.holds.") for p in paths)
         for path, fmt, digits, text in shown:
             assert html.unescape(text) == format_value(resolve(summary, path), fmt, int(digits)), path
+
+
+def test_a_report_rebuilt_with_a_looser_slo_says_the_stop_passes_it(tmp_path: Path) -> None:
+    run = stair_broke(tmp_path / "run")
+    s = json.loads(json.dumps(summarise_run(load_run(run), slo_overrides={"p95_ms": 5000.0})))
+    lim = s["headline"]["limit"]
+    assert lim["lower_bound"] and lim["next_run"] == "looser_slo"
+    text = line(s, "Where the limit lies")
+    assert "the run's limit search stopped at 311/s (stage 311/s: journey p95 412 ms > 300 ms)" in text
+    assert "so the limit lies above 311 logins/s (a lower bound, measured)" in text
