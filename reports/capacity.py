@@ -244,8 +244,8 @@ def _judge_tiers(
     untrusted = [p.population for p in ordered if not p.trustworthy]
     if untrusted:
         notes.append(
-            f"{len(untrusted)} tier(s) not trustworthy (populations {', '.join(f'{p:,}' for p in untrusted)}): "
-            "they cannot count as "
+            f"{len(untrusted)} tier(s) not trustworthy "
+            f"(populations {', '.join(f'{p:,}' for p in untrusted)}): they cannot count as "
             "meeting the SLO and are left out of the knee and USL fit"
         )
     if sustainable is None:
