@@ -1,6 +1,7 @@
 """Server CPU per complete login, beside the RS512 signature floor measured in the same run.
 
     python -m benchmarks.idp_cpu [--logins 1000] [--connections 8] [--workers 1] [--store redis://...]
+                                 [--base PATH] [--fault RULE ...]
 
 A real ``loginload idp`` server (pinned to core 0 when taskset is available) serves complete logins
 from a lean driver (``benchmarks/login_driver.py``, pinned to core 1, cheap enough to keep the server
@@ -17,6 +18,12 @@ With ``--store redis://HOST:PORT/DB`` the server keeps its single-use state in t
 yourself, e.g. pinned to core 1 beside the driver), and each round also reads Redis's own ``INFO
 commandstats`` and ``INFO cpu`` before and after: Redis commands per login, by command, and
 redis-server CPU (user+sys of its main process, as Redis counts it) per 1,000 logins.
+
+With ``--base PATH`` (another checkout, e.g. ``git worktree add --detach /tmp/base HEAD`` before a
+change) a server run from that checkout is measured beside each protocol's, rounds alternating on the
+same core, so a change's cost is a ratio taken in one run (issue 11: the server with no fault rule
+against the server before fault rules existed). ``--fault RULE`` (repeatable) starts this checkout's
+servers with those rules, e.g. a rule on a route the login does not use.
 """
 
 from __future__ import annotations
@@ -60,6 +67,9 @@ class Server:
         core: str | None,
         protocol: str = "inline",
         store: str = "sqlite",
+        checkout: Path | None = None,
+        faults: tuple[str, ...] = (),
+        extra: tuple[str, ...] = (),
     ) -> None:
         cmd = [
             sys.executable,
@@ -81,10 +91,21 @@ class Server:
             "--returning-share",
             "1",  # everyone has consented before: the steady state, a 5-request journey
         ]
+        for rule in faults:
+            cmd += ["--fault", rule]
+        cmd += extra
         if core is not None and shutil.which("taskset"):
             cmd = ["taskset", "-c", core, *cmd]
+        env = None
+        if checkout is not None:  # that checkout's packages first: `-m` puts the cwd on sys.path
+            env = {**os.environ, "PYTHONPATH": str(checkout)}
         self.proc = subprocess.Popen(
-            cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+            cmd,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
+            cwd=checkout,
+            env=env,
         )
         self.port = port
         deadline = time.monotonic() + 30
@@ -214,15 +235,20 @@ def measure_cpu(args: argparse.Namespace, tmp: Path) -> None:
     """Rounds alternate between the protocols' servers, so a machine that gets busier mid-run
     weighs on each alike and their ratio stays fair."""
     servers: dict[str, tuple[Server, ClientRegistration]] = {}
-    rounds = {p: Rounds() for p in args.protocols}
+    variants = [(p, p, None) for p in args.protocols]
+    if args.base is not None:
+        variants += [(f"{p} (base {args.base})", p, args.base) for p in args.protocols]
+    rounds = {label: Rounds() for label, _, _ in variants}
     signatures: list[float] = []
     server_core = 0 if shutil.which("taskset") else None
     try:
-        for proto in args.protocols:
+        for n, (label, proto, checkout) in enumerate(variants):
             port = free_port()
-            server = Server(tmp / proto, port, args.workers, "60m", "0", proto, args.store)
-            servers[proto] = (server, _rp(tmp / proto))
-            rp = servers[proto][1]
+            state = tmp / f"server-{n}"
+            faults = () if checkout is not None else tuple(args.fault)
+            server = Server(state, port, args.workers, "60m", "0", proto, args.store, checkout, faults)
+            servers[label] = (server, _rp(state))
+            rp = servers[label][1]
             jobs = signed_jobs(port, rp, slice_of(-1, args.logins))
             run_logins(port, rp, jobs, args.connections, args.drivers)  # warm: imports, caches, store
         for round_no in range(args.rounds):
@@ -249,7 +275,7 @@ def report(args: argparse.Namespace, rounds: dict[str, Rounds], signatures: list
         per_login = statistics.median(r.per_login)
         in_run = [login / signing for login, signing in zip(r.per_login, r.signing, strict=True)]
         print(
-            f"server CPU per complete login : {per_login * 1000:.2f} ms with --http {proto} "
+            f"server CPU per complete login : {per_login * 1000:.2f} ms, {proto} "
             f"(median of {args.rounds} rounds of {args.logins} logins: {_ms(r.per_login)} ms); server busy "
             f"{statistics.median(r.busy):.0%} of a core ({args.drivers} driver(s) x {args.connections} "
             "connections)"
@@ -263,10 +289,29 @@ def report(args: argparse.Namespace, rounds: dict[str, Rounds], signatures: list
         print(f"  ratio to the PyJWT floor    : {per_login / floor:.2f}x (below; it moves with that floor)")
         if r.redis_ops:
             report_redis(r)
+    if args.base is not None:
+        report_base(args, rounds)
     print(
         f"RS512 signature alone (PyJWT) : {sig * 1000:.3f} ms -> {floor * 1000:.2f} ms for two (median of "
         f"{len(signatures)} batches on the server's core between rounds: {_ms(signatures)} ms)"
     )
+
+
+def report_base(args: argparse.Namespace, rounds: dict[str, Rounds]) -> None:
+    """This checkout over the base, round by round (the rounds alternate, so each pair shares its
+    seconds of the machine), for CPU a login and for its ratio to its own signatures."""
+    for proto in args.protocols:
+        now, base = rounds[proto], rounds[f"{proto} (base {args.base})"]
+        per_login = [a / b for a, b in zip(now.per_login, base.per_login, strict=True)]
+        own = [
+            (a / sa) / (b / sb)
+            for a, sa, b, sb in zip(now.per_login, now.signing, base.per_login, base.signing, strict=True)
+        ]
+        print(
+            f"this checkout / base ({proto}) : CPU a login {statistics.median(per_login):.3f}x (rounds "
+            f"{', '.join(f'{x:.3f}' for x in per_login)}); ratio to own signatures "
+            f"{statistics.median(own):.3f}x (rounds {', '.join(f'{x:.3f}' for x in own)})"
+        )
 
 
 def report_redis(r: Rounds) -> None:
@@ -323,6 +368,10 @@ def main() -> int:
     p.add_argument(
         "--store", default="sqlite", help="the server's --store; with redis://... Redis's own counters too"
     )
+    p.add_argument(
+        "--base", type=Path, help="a checkout whose server is measured beside this one's, same rounds"
+    )
+    p.add_argument("--fault", action="append", default=[], help="a fault rule for this checkout's servers")
     p.add_argument("--memory-logins", type=int, default=500)
     p.add_argument("--skip-memory", action="store_true")
     args = p.parse_args()

@@ -327,3 +327,25 @@ def test_an_rp_that_refetches_the_jwks_survives_key_rotation(server: IdpServer) 
     assert len(kids) >= 3, f"the signing key did not rotate twice in 15 s: {kids}"
     assert fetches >= 3
     assert injected(server, "jwks", "jwks_rotation") >= 3
+
+
+def test_through_plain_asgi_latency_and_slow_bodies_still_apply(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """``--http httptools``: uvicorn's own protocol calls the app through ASGI, whose wrapper waits on
+    asyncio sleeps (mock_idp/http.py); a delayed route still blocks nothing else."""
+    state = tmp_path_factory.mktemp("faults-asgi") / "state"
+    flags = ("--http", "httptools", "--fault", "token:latency=1s", "--fault", "jwks:slow_body=200ms")
+    with running_idp(state, *flags) as s, s.client() as http:
+        whole = http.get("/.well-known/openid-configuration")
+        assert whole.status_code == 200
+        out: dict[str, Any] = {}
+        thread = _token_in_thread(s, out)
+        try:
+            _wait_for(lambda: injected(s, "token", "latency") > 0, "the /token request was drawn")
+            r = http.get("/.well-known/jwks.json")
+            assert r.status_code == 200 and r.json()["keys"]
+            assert thread.is_alive(), "the delayed /token answer came back before jwks"
+        finally:
+            thread.join(DEADLINE_S)
+        assert (out["response"].status_code, out["seconds"] >= 1.0) == (401, True)
