@@ -336,13 +336,16 @@ _NO_RATE = "unknown: no trustworthy tier met the SLO, so no sustainable rate is 
 def _unmeasured(r: Plain, h: dict[str, Any], key: str) -> str:
     """Instances when the per-instance limit was not reached: the estimate, labelled, and the next run."""
     lim = h["limit"]
-    text = "unknown: the per-instance limit was not reached, and a rate held with ease is not a capacity"
+    text = "unknown: the per-instance limit was not reached"
+    if lim["holds"]:
+        text += f", and a lower bound ({r.rate('headline.limit.holds.target_rps')}) is not a capacity"
     if lim["estimate"] is not None:
         text += (
             f". Utilisation-law estimate (not a measurement): "
             f"{r.big(r.fig('headline.limit.estimate.' + key, 'int'))} "
             f"{_plural(resolve(r.s, 'headline.limit.estimate.' + key), 'instance')} of "
-            f"{r.fig('headline.limit.estimate.cores_per_instance', 'int')} core(s) at "
+            f"{r.fig('headline.limit.estimate.cores_per_instance', 'int')} "
+            f"{_plural(lim['estimate']['cores_per_instance'], 'core')} at "
             f"{r.fig('headline.limit.estimate.utilisation', 'pct', 0, '%')} busy"
         )
     if lim["next_run"] in NEXT_RUN:
