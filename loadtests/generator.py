@@ -9,6 +9,7 @@ behind a late start (coordinated omission).
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import random
@@ -95,6 +96,10 @@ class Generator:
     def run_schedule(self, t0: float, index: int, count: int, pool: int) -> None:
         """Hand out this process's arrivals on time; ends by itself after the last one."""
         o = self.opts
+        # Everything alive now (Locust, gevent, the plan, the executors) lives for the whole run:
+        # frozen, the cyclic collector stops re-scanning it in every full collection (~5% of a
+        # generator's CPU by profile); what the journeys allocate is collected as before.
+        gc.freeze()
         for a in arrivals(
             self.plan.schedule,
             self.plan.model,
@@ -131,8 +136,11 @@ class Generator:
         finally:
             self.idle -= 1
 
-    def execute(self, job: Job, client: Any, rng: random.Random, fire: Any) -> None:
-        """Run one job and record it under its stage; ``fire`` reports the whole journey to Locust."""
+    def execute(self, job: Job, client: Any, rng: random.Random, fire: Any, backend: Any = None) -> None:
+        """Run one job and record it under its stage; ``fire`` reports the whole journey to Locust.
+
+        *client* is the citizen's browser; *backend*, if given, the relying party's server-side client
+        (token and userinfo calls, without the browser's cookies)."""
         a = job.arrival
         stage = a.stage
         rec = self.recorder
@@ -152,7 +160,7 @@ class Generator:
                 latency(stage, f"step:{name}", seconds)
 
             runner: JourneyRunner | RpJourneyRunner = (
-                JourneyRunner(client, self.provider, self.shared, rng, record)
+                JourneyRunner(client, self.provider, self.shared, rng, record, backend=backend)
                 if self.rp is None
                 else RpJourneyRunner(client, self.provider, self.shared, rng, record, self.rp, self.allowed)
             )

@@ -8,7 +8,6 @@ similar pages can be driven without hard-coded paths.
 
 from __future__ import annotations
 
-import json
 import random
 import secrets
 import time
@@ -17,11 +16,14 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 from urllib.parse import urlencode, urljoin
 
+import orjson
+
 from loadtests.accounts import Account
 from loadtests.oidc_client import (
     ClientRegistration,
     IdTokenError,
     Page,
+    form_body,
     parse_page,
     pkce_pair,
     query_of,
@@ -58,12 +60,32 @@ class Provider:
     scope: str = "openid profile email phone"
     vtr: str = '["P9.Cp.Cd","P5.Cp.Cd","P0.Cp.Cd"]'
     uplift_vtr: str = '["P9.Cp.Cd"]'
+    _queries: dict[str, str] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def client(self) -> ClientRegistration:
         if self.rp is None:
             raise JourneyFailed("no_client", "the generator has no relying-party registration")
         return self.rp
+
+    def authorize_query(self, vtr: str) -> str:
+        """The authorization request's parameters that are the same for every journey (RFC 6749
+        §4.1.1, OIDC Core §3.1.2.1), encoded once per vector of trust."""
+        query = self._queries.get(vtr)
+        if query is None:
+            c = self.client
+            query = self._queries[vtr] = urlencode(
+                {
+                    "client_id": c.client_id,
+                    "redirect_uri": c.redirect_uri,
+                    "response_type": "code",
+                    "scope": self.scope,
+                    "prompt": "login",
+                    "vtr": vtr,
+                    "code_challenge_method": "S256",
+                }
+            )
+        return query
 
 
 @dataclass
@@ -142,12 +164,16 @@ class JourneyRunner:
         rng: random.Random,
         record: Any,
         prefix: str = "",
+        backend: Client | None = None,
     ):
         self.client = client
         self.provider = provider
         self.shared = shared
         self.rng = rng
         self.step = Step(client, record, prefix)
+        # the relying party's back end (token, userinfo, refresh): its own client, without the
+        # browser's cookies, as a real service's server is; the browser's client when none is given
+        self.back = Step(backend, record, prefix) if backend is not None else self.step
 
     # -- the login journey ---------------------------------------------------------------------------
     def _authorize_url(self, kind: str, cookies: list[Any] | None) -> tuple[str, str, str, str]:
@@ -156,19 +182,10 @@ class JourneyRunner:
         self.fresh_browser(cookies)
         verifier, challenge = pkce_pair()
         state, nonce = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
-        query = {
-            "client_id": p.client.client_id,
-            "redirect_uri": p.client.redirect_uri,
-            "response_type": "code",
-            "scope": p.scope,
-            "state": state,
-            "nonce": nonce,
-            "prompt": "login",
-            "vtr": p.uplift_vtr if kind == Journey.UPLIFT else p.vtr,
-            "code_challenge": challenge,
-            "code_challenge_method": "S256",
-        }
-        return p.authorization_endpoint + "?" + urlencode(query), state, nonce, verifier
+        fixed = p.authorize_query(p.uplift_vtr if kind == Journey.UPLIFT else p.vtr)
+        # state, nonce and challenge are base64url: nothing in them to escape
+        url = f"{p.authorization_endpoint}?{fixed}&state={state}&nonce={nonce}&code_challenge={challenge}"
+        return url, state, nonce, verifier
 
     def login(self, kind: str, account: Account, cookies: list[Any] | None = None) -> str:
         """Walk one journey; returns the outcome ("completed" or "abandoned"); raises JourneyFailed."""
@@ -198,11 +215,11 @@ class JourneyRunner:
         action = urljoin(url, form.action)
         if kind == Journey.WRONG_PASSWORD:
             bad = dict(form.fields, email=account.email, password=account.password + "x")
-            r = self.step("sign_in_fail", "POST", action, (200, 400, 401), data=urlencode(bad), headers=FORM)
+            r = self.step("sign_in_fail", "POST", action, (200, 400, 401), data=form_body(bad), headers=FORM)
             if _page(r, "sign_in_fail").error is None:
                 raise JourneyFailed("wrong_password_not_refused", "the provider did not report an error")
         data = dict(form.fields, email=account.email, password=account.password)
-        r = self.step("sign_in", "POST", action, (200, 302), data=urlencode(data), headers=FORM)
+        r = self.step("sign_in", "POST", action, (200, 302), data=form_body(data), headers=FORM)
         return self._through_pages(kind, account, r, action)
 
     def register(self, code: str) -> str:
@@ -239,7 +256,7 @@ class JourneyRunner:
             "POST",
             urljoin(url, form.action),
             (200,),
-            data=urlencode(form.fields),
+            data=form_body(form.fields),
             headers=FORM,
         )
         for name, field_, values in answers:
@@ -251,7 +268,7 @@ class JourneyRunner:
                 raise JourneyFailed(f"{name}_form", f"no {field_} form on {page.title!r}")
             data = dict(form.fields, **values)
             r = self.step(
-                name, "POST", urljoin(url, form.action), (200, 302), data=urlencode(data), headers=FORM
+                name, "POST", urljoin(url, form.action), (200, 302), data=form_body(data), headers=FORM
             )
         return self._through_pages(Journey.REGISTRATION, account, r, url), account
 
@@ -271,7 +288,7 @@ class JourneyRunner:
                 if kind == Journey.SMS_RETRY and not retried:
                     retried = True
                     bad = dict(form.fields, otp_code=_other_code(account.sms_code))
-                    r = self.step("sms_code_fail", "POST", action, (200,), data=urlencode(bad), headers=FORM)
+                    r = self.step("sms_code_fail", "POST", action, (200,), data=form_body(bad), headers=FORM)
                     if _page(r, "sms_code_fail").error is None:
                         raise JourneyFailed("wrong_code_not_refused")
                     expected_error = True
@@ -279,7 +296,7 @@ class JourneyRunner:
                 data = dict(form.fields, otp_code=account.sms_code)
                 if remember:
                     data["remember_device"] = "yes"
-                r = self.step("sms_code", "POST", action, (200, 302), data=urlencode(data), headers=FORM)
+                r = self.step("sms_code", "POST", action, (200, 302), data=form_body(data), headers=FORM)
                 if remember:
                     self._save_device(account)
             elif (form := page.form("decision")) is not None:
@@ -289,7 +306,7 @@ class JourneyRunner:
                     "POST",
                     urljoin(base, form.action),
                     (200, 302),
-                    data=urlencode(data),
+                    data=form_body(data),
                     headers=FORM,
                 )
             elif (form := page.form("target")) is not None:
@@ -298,7 +315,7 @@ class JourneyRunner:
                     "POST",
                     urljoin(base, form.action),
                     (200, 302),
-                    data=urlencode(form.fields),
+                    data=form_body(form.fields),
                     headers=FORM,
                 )
             else:
@@ -329,7 +346,7 @@ class JourneyRunner:
             "redirect_uri": p.client.redirect_uri,
             "code_verifier": verifier,
         }
-        t = self.step("token", "POST", p.token_endpoint, (200,), data=urlencode(body), headers=FORM)
+        t = self.back("token", "POST", p.token_endpoint, (200,), data=form_body(body), headers=FORM)
         tokens = _json(t, "token")
         try:
             cid = p.client.client_id
@@ -343,7 +360,7 @@ class JourneyRunner:
 
     def _userinfo(self, tokens: dict[str, Any], sub: str, name: str) -> None:
         headers = {"Authorization": f"Bearer {tokens.get('access_token', '')}"}
-        u = self.step(name, "GET", self.provider.userinfo_endpoint, (200,), headers=headers)
+        u = self.back(name, "GET", self.provider.userinfo_endpoint, (200,), headers=headers)
         if _json(u, name).get("sub") != sub:
             raise JourneyFailed(f"{name}_sub", "userinfo sub differs from the ID token's")
 
@@ -360,7 +377,7 @@ class JourneyRunner:
             "grant_type": "refresh_token",
             "refresh_token": session.refresh_token,
         }
-        t = self.step("refresh", "POST", p.token_endpoint, (200,), data=urlencode(body), headers=FORM)
+        t = self.back("refresh", "POST", p.token_endpoint, (200,), data=form_body(body), headers=FORM)
         tokens = _json(t, "refresh")
         self._userinfo(tokens, session.sub, "userinfo_session")
         if "refresh_token" in tokens:
@@ -370,8 +387,8 @@ class JourneyRunner:
 
 def _json(r: Any, step: str) -> dict[str, Any]:
     try:
-        value = json.loads(r.content)
-    except (ValueError, TypeError):
+        value = orjson.loads(r.content)
+    except (ValueError, TypeError):  # orjson.JSONDecodeError is a ValueError
         raise JourneyFailed(f"{step}_json", "response is not JSON") from None
     if not isinstance(value, dict):
         raise JourneyFailed(f"{step}_json", "response is not a JSON object")

@@ -9,6 +9,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlencode
 
 import jwt
 import pytest
@@ -18,6 +19,7 @@ from jwt.algorithms import RSAAlgorithm
 from loadtests.oidc_client import (
     ClientRegistration,
     IdTokenError,
+    form_body,
     parse_page,
     pkce_pair,
     query_of,
@@ -114,6 +116,19 @@ def test_error_page() -> None:
 
 def test_query_of() -> None:
     assert query_of("http://rp/cb?code=abc&state=s%201") == {"code": "abc", "state": "s 1"}
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"flow": "eyJh.bc-_~", "email": "a+b@example.org", "password": "p&ss w=rd%"},
+        {"redirect_uri": "http://127.0.0.1:8000/cb?x=1", "scope": "openid profile", "vtr": '["P9.Cp.Cd"]'},
+        {"é": "ünïcode €", "k": ""},
+    ],
+)
+def test_form_body_is_urlencode(data: dict[str, str]) -> None:
+    assert form_body(data) == urlencode(data)
+    assert parse_qs(form_body(data), keep_blank_values=True) == {k: [v] for k, v in data.items()}
 
 
 # ---- PKCE ---------------------------------------------------------------------------------------
