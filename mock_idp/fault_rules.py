@@ -199,9 +199,12 @@ _SHAPE = re.compile(r"(uniform|lognormal)\((.*)\)")
 
 
 def duration_text(seconds: float) -> str:
+    """``300ms`` below a second (when whole milliseconds), else seconds to the millisecond (``52.2s``)."""
+    if 0 < seconds < 0.001:
+        return f"{seconds:g}s"
     if seconds and seconds < 1 and round(seconds * 1000, 6) == int(round(seconds * 1000, 6)):
         return f"{round(seconds * 1000):d}ms"
-    return f"{seconds:g}s"
+    return f"{seconds:.3f}".rstrip("0").rstrip(".") + "s"
 
 
 def parse_duration(text: str, what: str, source: str, limit: float = MAX_DELAY_S) -> float:

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import random
 import secrets
 import socket
@@ -129,10 +130,10 @@ class FaultSet:
         self._set_id = ""
         self._store_failing = False
         self._install(tuple(rules), self.applied_at, "")
-        self.refresh()
+        self.refresh(announce=False)  # the set the server published as it started, if any
 
     # -- the shared set
-    def publish(self, rules: Iterable[FaultRule]) -> None:
+    def publish(self, rules: Iterable[FaultRule], announce: bool = True) -> None:
         """Make *rules* the set of every worker (this one now, the others within a second)."""
         rules = tuple(rules)
         at, set_id = self.clock(), secrets.token_hex(6)
@@ -140,10 +141,17 @@ class FaultSet:
         self.store.set(NS, KEY, raw, KEEP_S)
         self._raw = raw
         self._install(rules, at, set_id)
+        if announce:
+            self._announce()
 
-    def refresh(self) -> bool:
-        """Read the shared set; True when it changed. A store that cannot answer keeps the rules in use
-        (said once), and a stored set that no longer parses is logged and ignored."""
+    def _announce(self) -> None:
+        texts = " ".join(r.to_text() for r in self.rules) or "none"
+        log.warning("fault rules now in force on worker %d: %s", os.getpid(), texts)
+
+    def refresh(self, announce: bool = True) -> bool:
+        """Read the shared set; True when it changed (logged, with *announce*). A store that cannot
+        answer keeps the rules in use (said once), and a stored set that no longer parses is logged
+        and ignored."""
         try:
             raw = self.store.get(NS, KEY)
         except STORE_ERRORS as exc:
@@ -162,6 +170,8 @@ class FaultSet:
             log.warning("shared fault rules ignored (keeping the ones in use): %s", exc)
             return False
         self._install(rules, at, set_id)
+        if announce:
+            self._announce()
         return True
 
     def _install(self, rules: tuple[FaultRule, ...], at: float, set_id: str) -> None:
@@ -175,8 +185,6 @@ class FaultSet:
         self._rotations = tuple(r for r in rules if r.kind == ROTATION)
         self._rotation_step = {}
         self.routes = frozenset(self._by_path)
-        if rules:
-            log.warning("fault rules in force: %s", " ".join(r.to_text() for r in rules))
 
     def describe(self) -> dict[str, Any]:
         """The set for ``GET /admin/faults`` and ``/health``: each rule's fields and whether its window

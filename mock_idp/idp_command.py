@@ -115,7 +115,8 @@ def register(subparsers: Any) -> None:
     p.set_defaults(func=main)
     p.epilog = (
         "Every flag is also read from LOGINLOAD_<FLAG> (e.g. LOGINLOAD_STATE_DIR, LOGINLOAD_STORE, "
-        "LOGINLOAD_ACCESS_LOG=true); a flag on the command line wins, then the variable, then --config."
+        "LOGINLOAD_ACCESS_LOG=true, LOGINLOAD_FAULT='rule; rule'); a flag on the command line wins, then "
+        "the variable, then --config."
     )
 
 
@@ -302,7 +303,8 @@ def serve(settings: Settings) -> int:
     # build what each worker builds once here, so a bad setting (users file, clients) is one error
     # line, not a worker that uvicorn restarts forever
     ctx = build_context(settings)
-    ctx.faults.publish(settings.faults)  # every worker (and host sharing the store) starts from these
+    # every worker (and every host sharing the store) starts from these rules; the banner names them
+    ctx.faults.publish(settings.faults, announce=False)
     ctx.store.close()
     os.environ[ENV_VAR] = settings.to_json()
     metrics_dir = settings.state_path / "metrics"

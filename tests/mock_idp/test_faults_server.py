@@ -117,7 +117,7 @@ def test_a_delayed_token_answer_does_not_delay_jwks_on_the_same_worker(
     thread = _token_in_thread(server, out)
     try:
         _wait_for(lambda: injected(server, "token", "latency") > before, "the /token request was drawn")
-        for _ in range(20):  # served while /token waits: the one worker's loop is not blocked
+        for _ in range(10):  # served while /token waits: the one worker's loop is not blocked
             assert http.get("/.well-known/jwks.json").status_code == 200
         assert thread.is_alive(), "the delayed /token answer came back before the jwks requests"
     finally:
@@ -325,7 +325,7 @@ def test_an_rp_that_refetches_the_jwks_survives_key_rotation(server: IdpServer) 
         assert rp_checks_id_token(server, id_token, jwks, f"n-{index}")["sub"] == citizen(index).sub
         index += 1
     assert len(kids) >= 3, f"the signing key did not rotate twice in 15 s: {kids}"
-    assert fetches >= 3
+    assert fetches >= 2  # at least one cache miss (a fetch may already hold the key published next)
     assert injected(server, "jwks", "jwks_rotation") >= 3
 
 
