@@ -143,6 +143,9 @@ class FaultRule:
         return elapsed >= self.after and (self.until is None or elapsed < self.until)
 
     def paths(self) -> tuple[str, ...]:
+        """The paths whose requests draw this rule (a token fault's ``*`` is /token: nothing else signs)."""
+        if self.kind in TOKEN_KINDS:
+            return (ROUTES["token"],)
         return tuple(ROUTES.values()) if self.route == ALL else (ROUTES[self.route],)
 
     def value_text(self) -> str:
