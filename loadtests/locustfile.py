@@ -137,7 +137,8 @@ def _set_brownout(collector: Collector, host: str, values: Namespace) -> None:
     start, end = brownout.window(collector.plan)
     lead = collector.t0 - time.time()  # the rules' clock starts when they are set: now
     rules = brownout.windowed(brownout.rules_of(values.brownout), lead + start, lead + end)
-    record: dict[str, Any] = {"rules": [r.to_text() for r in rules], "window_s": [start, end], "error": None}
+    given = [r.to_text() for r in brownout.rules_of(values.brownout)]  # as the user wrote them
+    record: dict[str, Any] = {"rules": given, "window_s": [start, end], "error": None}
     try:
         brownout.set_faults(host, values.idp_admin_token, rules)
     except brownout.BrownoutError as exc:
@@ -159,7 +160,7 @@ def _write_loop(collector: Collector) -> None:
             collector.write()
         except OSError as exc:
             log.error("loginload: cannot write results: %s", exc)
-        gevent.sleep(2.0)
+        gevent.sleep(1.0 if collector.plan.shape == "brownout" else 2.0)  # brownout: finer recovery
 
 
 def _start_generator(environment: Any, data: dict[str, Any]) -> None:

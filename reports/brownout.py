@@ -6,16 +6,20 @@ the shape (``steady``, ``brownout``, ``recovery``); the recovery is read from th
 (one point a second or two, each with the journeys' p95 of that window and cumulative counters).
 
 **Time to recover**: seconds from the end of the fault until every later window of the after-phase is
-back within bounds of before: its p95 at most the larger of 110% of before's p95 and the
-worst-but-one of before's own windows (short windows are noisy: a bound tighter than before's own
-spread would call a healthy service unrecovered), and its error rate at most 110% of before's plus
-0.1 percentage point. A window in which journeys started but none completed is not recovered; a
-window with nothing in it is no evidence either way. If the last window is out of bounds: "did not
-recover". The figure's resolution is the series' window (reported beside it).
+back within bounds of before: its p95 at most the larger of 110% of before's p95 and the worst of
+before's own steady windows (a window holds a few dozen journeys, so its p95 is noisy: a bound
+tighter than before's own spread would call a healthy service unrecovered), and its error rate at
+most 110% of before's plus 0.1 percentage point. Each window is judged by the median p95 and the
+summed errors of itself and its two neighbours, so one noisy window neither ends nor prolongs a
+recovery. A window in which journeys started but none completed is not recovered; a window with
+nothing in it is no evidence either way. If the last window is out of bounds: "did not recover".
+The figure's resolution is the series' window (reported beside it); the series is built from the
+generators' once-a-second reports, so a window can lag the journeys in it by up to a second.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -58,7 +62,9 @@ class Brownout:
     notes: tuple[str, ...] = field(default=())
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain JSON data (lists, not tuples), as ``summary.json`` holds it."""
+        out = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in out.items()}
 
     def phase(self, name: str) -> Phase | None:
         return next((p for p in self.phases if p.name == name), None)
@@ -138,25 +144,27 @@ def _recovery(
     steady_from = (before.start_offset_s or 0.0) + (before.duration_s - before.steady_s)
     baseline = [w for w in windows if w.start >= steady_from and w.end <= during.start_offset_s]
     base_p95 = before.journey.get("p95_ms")
-    spread = sorted(w.p95_ms for w in baseline if w.p95_ms is not None)
-    worst_but_one = spread[-2] if len(spread) >= 2 else (spread[-1] if spread else None)
-    p95_bound = None
-    if base_p95 is not None:
-        p95_bound = max(float(base_p95) * P95_SLACK, worst_but_one or 0.0)
+    worst = max((w.p95_ms for w in baseline if w.p95_ms is not None), default=0.0)
+    p95_bound = None if base_p95 is None else max(float(base_p95) * P95_SLACK, worst)
     error_bound = before.error_rate * ERROR_SLACK + ERROR_FLOOR
     resolution = max((w.end - w.start for w in windows), default=None)
     late = [w for w in windows if w.end > fault_end and w.start < after_end and w.started > 0]
     if p95_bound is None or not late:
         return Recovery(False, None, resolution, p95_bound, error_bound, "too little measured to judge")
 
-    def within(w: _Window) -> bool:
-        if w.completed == 0 or w.p95_ms is None:
+    def within(i: int) -> bool:
+        """Window i of the after-phase judged with its neighbours: the median of their p95s (one noisy
+        window of a few dozen journeys neither ends nor prolongs a recovery), their errors summed."""
+        group = late[max(0, i - 1) : i + 2]
+        if late[i].completed == 0 or late[i].p95_ms is None:
             return False
-        return w.p95_ms <= p95_bound and w.failed / w.started <= error_bound
+        p95s = [w.p95_ms for w in group if w.p95_ms is not None]
+        failed, started = sum(w.failed for w in group), sum(w.started for w in group)
+        return statistics.median(p95s) <= p95_bound and failed / started <= error_bound
 
     first_good: _Window | None = None
-    for w in late:
-        first_good = (first_good or w) if within(w) else None
+    for i, w in enumerate(late):
+        first_good = (first_good or w) if within(i) else None
     if first_good is None:
         return Recovery(
             False, None, resolution, p95_bound, error_bound, "still out of bounds at the end of the run"

@@ -43,6 +43,7 @@ def render_index(summary: dict[str, Any], charts: dict[str, str]) -> str:
         f"{run['stages_measured']} of {run['stages_planned']} stages measured.</p>",
         _answer(summary),
         _trust(summary),
+        _brownout(summary),
         _charts(charts),
         _tiers(summary),
         _steps(summary),
@@ -115,6 +116,41 @@ def _charts(charts: dict[str, str]) -> str:
         if key in charts
     ]
     return '<section id="charts"><h2>Charts</h2>' + "".join(figures) + "</section>"
+
+
+def _brownout(s: dict[str, Any]) -> str:
+    """The brownout shape's phases side by side, and the recovery (absent for other shapes)."""
+    b = s.get("brownout")
+    if not b:
+        return ""
+    header = ["Phase", "Stage", "Achieved /s", "p95 ms", "Errors", "Failed checks"]
+    rows = []
+    for i, phase in enumerate(b["phases"]):
+        p = f"brownout.phases.{i}."
+        checks = ", ".join(f"{k} x{v}" for k, v in phase["failed_checks"].items()) or "none"
+        rows.append(
+            [
+                field(s, p + "name"),
+                field(s, p + "stage"),
+                field(s, p + "achieved_rps", "num", 1),
+                field(s, p + "p95_ms", "num", 0),
+                field(s, p + "error_rate", "pct", 2, "%"),
+                esc(checks),
+            ]
+        )
+    rules = "; ".join(b.get("rules") or []) or "none recorded"
+    rec = b["recovery"]
+    if rec["recovered"]:
+        recovery = (
+            f"Time to recover: {field(s, 'brownout.recovery.seconds', 'num', 1, ' s')} after the fault "
+            f"ended (resolution {field(s, 'brownout.recovery.resolution_s', 'num', 0, ' s')}): every later "
+            f"window's p95 within {field(s, 'brownout.recovery.p95_bound_ms', 'num', 0, ' ms')} and its "
+            f"error rate within {field(s, 'brownout.recovery.error_bound', 'pct', 2, '%')}."
+        )
+    else:
+        recovery = f"<strong>Did not recover</strong>: {esc(rec.get('reason') or '')}."
+    body = f"<p>Faults: <code>{esc(rules)}</code>.</p>" + table(header, rows, "tiers") + f"<p>{recovery}</p>"
+    return _section("brownout", "Brownout: before, during, after", body)
 
 
 def _tiers(s: dict[str, Any]) -> str:

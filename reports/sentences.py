@@ -70,7 +70,9 @@ class Html(Plain):
 
 def answer(r: Plain) -> Answer:
     h, target = r.s["headline"], r.s["target"]
+    coped = [("How it coped with the degraded IdP", brownout_sentence(r))] if r.s.get("brownout") else []
     return [
+        *coped,
         ("Where the limit lies", limit_sentence(r, h)),
         ("Highest tier meeting the SLO", _highest(r, h)),
         ("Where latency bends", _knee(r, h)),
@@ -374,3 +376,43 @@ def _plural(count: object, word: str) -> str:
     if count == 1:
         return word
     return word + ("es" if word.endswith("s") else "s")
+
+
+def brownout_sentence(r: Plain) -> str:
+    """The brownout shape's answer: what the fault did during its window, and how fast it recovered."""
+    b = r.s["brownout"]
+    if b.get("fault_error"):
+        return r.text(f"the faults were not set, so nothing was degraded: {b['fault_error']}")
+    names = [p["name"] for p in b["phases"]]
+    parts = [_phase(r, i, name) for i, name in enumerate(names)]
+    rules = "; ".join(b.get("rules") or []) or "no rule recorded"
+    rec = b["recovery"]
+    if rec["recovered"]:
+        tail = (
+            f"{r.strong('recovered ' + r.fig('brownout.recovery.seconds', 'num', 1, ' s'))} after the fault "
+            f"ended (to within {r.fig('brownout.recovery.resolution_s', 'num', 0, ' s')}; back within 110% "
+            "of before's p95 and error rate)"
+        )
+    else:
+        tail = r.strong("did not recover") + r.text(f" ({rec.get('reason') or 'out of bounds'})")
+    return r.text(f"degraded by {rules}: ") + "; ".join(parts) + "; " + tail + "."
+
+
+def _phase(r: Plain, i: int, name: str) -> str:
+    base = f"brownout.phases.{i}"
+    phase = r.s["brownout"]["phases"][i]
+    checks = phase.get("failed_checks") or {}
+    failed = (
+        r.text(", failed checks: " + ", ".join(f"{k} x{v}" for k, v in list(checks.items())[:3]))
+        if checks and name != "before"
+        else ""
+    )
+    return (
+        r.text(f"{name} p95 ")
+        + r.fig(f"{base}.p95_ms", "num", 0, " ms")
+        + r.text(", errors ")
+        + r.fig(f"{base}.error_rate", "pct", 1, "%")
+        + r.text(", ")
+        + r.rate(f"{base}.achieved_rps")
+        + failed
+    )

@@ -14,10 +14,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from loadtests.workload import WorkloadModel
+from reports.brownout import analyse
 from reports.capacity import DEFAULT_UTILISATION, CapacityModel, Slo, TierPoint, build_capacity_model
 from reports.headline import headline
 from reports.limit import idp_cpu_by_stage, limit_answer, stages_not_needed, with_idp_cpu
 from reports.run import RunData, StageResult
+from reports.sentences import Plain, brownout_sentence
 from reports.steps import steps_that_matter
 from reports.tested import tested
 from reports.trust import MIN_SAMPLES, UNTRUSTED, run_issues, stage_untrusted_reasons
@@ -75,7 +77,7 @@ def summarise_run(
     limit = limit_answer(run, tiers, capacity.sustainable_is_lower_bound, target, DEFAULT_UTILISATION)
     facts = tested(run)
     not_needed = stages_not_needed(run)
-    return {
+    summary: dict[str, Any] = {
         "schema": SCHEMA,
         "generated_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "tested": facts,
@@ -91,10 +93,21 @@ def summarise_run(
         "stages_not_reached": [s.name for s in run.stages if not s.measured and s.name not in not_needed],
         "stages_not_needed": not_needed,
         "capacity": capacity.to_dict(),
+        "brownout": _brownout(run),
         "notes": [str(n) for n in run.doc.get("notes") or []]
         + [str(n) for n in (run.meta or {}).get("notes") or []]
         + notes,
     }
+    if summary["brownout"] is not None:  # the brownout shape's own question leads the answer
+        coped = f"How it coped with the degraded IdP: {brownout_sentence(Plain(summary))}"
+        summary["headline"]["answer"].insert(0, coped)
+    return summary
+
+
+def _brownout(run: RunData) -> dict[str, Any] | None:
+    record = run.doc.get("brownout")
+    view = analyse(run.measured, run.series, record if isinstance(record, dict) else None)
+    return view.to_dict() if view is not None else None
 
 
 def _point(stage: StageResult, min_samples: int) -> TierPoint:

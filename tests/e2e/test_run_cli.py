@@ -172,6 +172,7 @@ def test_the_brownout_degrades_the_embedded_idp_in_its_window_only(tmp_path: Pat
     """The master sets the rule through the embedded IdP's admin API, windowed to the middle stage: the
     token call is 300 ms slower there, and only there."""
     args = ["run", "--shape", "brownout", "--brownout", "token:latency=300ms", "--stage-seconds", "6"]
+    args += ["--population", "60m"]  # 125 journeys a second: each one-second window's p95 is steadier
     r = run_cli([*args, *SHORT[4:], "--results", "results"], cwd=tmp_path, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]
     run = _run_dir(tmp_path / "results")
@@ -179,6 +180,12 @@ def test_the_brownout_degrades_the_embedded_idp_in_its_window_only(tmp_path: Pat
     assert doc["brownout"]["error"] is None and doc["brownout"]["window_s"] == [6.0, 12.0]
     before, during, after = (_token_p50(s) for s in doc["stages"])
     assert during >= 300 and before < 150 and after < 150, (before, during, after)
+    view = json.loads((run / "summary.json").read_text())["brownout"]
+    assert view["rules"] == ["token:latency=300ms"] and view["phases"][1]["p95_ms"] >= 300
+    # a latency fault ends with its window: back within a few one-second windows (each can lag by one)
+    recovery = view["recovery"]
+    assert recovery["recovered"] and recovery["seconds"] <= 4.0 and recovery["resolution_s"] < 1.5, recovery
+    assert "How it coped with the degraded IdP: degraded by token:latency=300ms" in r.stdout
 
 
 def test_fault_flags_degrade_the_embedded_idp_for_the_whole_run(tmp_path: Path) -> None:
