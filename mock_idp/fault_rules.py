@@ -66,6 +66,8 @@ OPTIONS = ("p", "after", "for", "retry_after", "as")
 
 MAX_DELAY_S = 600.0  # no latency, timeout or slow body beyond this: every fault ends
 MAX_WINDOW_S = 7 * 24 * 3600.0
+MAX_RULES = 64  # every request of a faulted route looks at its rules: a set stays small
+MAX_TEXT = 300  # a rule's text; a longer one is refused without being echoed whole
 DEFAULT_TIMEOUT_S = 30.0
 DEFAULT_SLOW_BODY_S = 5.0
 MIN_ROTATION_S = 2.0  # a key is published half a period before it signs; workers follow within 1 s
@@ -347,6 +349,8 @@ def parse_rule(text: str) -> FaultRule:
     if not isinstance(text, str):
         raise FaultError(f"a rule is text or an object, not {type(text).__name__}")
     source = text.strip()
+    if len(source) > MAX_TEXT:
+        raise FaultError(f"rule {source[:40]!r}... is longer than {MAX_TEXT} characters")
     parts = source.split(":")
     if len(parts) < 2 or not parts[1]:
         raise FaultError(f"bad rule {source!r}: route:kind[=value][:p=...], e.g. token:latency=300ms")
@@ -369,6 +373,8 @@ def rule_from_mapping(data: Mapping[str, Any]) -> FaultRule:
     ``active`` of a ``GET /admin/faults`` answer are accepted back (``text`` when it agrees)."""
     fields = {k: v for k, v in data.items() if k not in ("text", "status", "code", "active")}
     source = ":".join(f"{k}={v}" for k, v in fields.items())
+    if len(source) > MAX_TEXT:
+        raise FaultError(f"rule object {{{source[:40]}...}} is longer than {MAX_TEXT} characters")
     raw: dict[str, str] = {}
     for key, value in fields.items():
         if isinstance(value, bool) or not isinstance(value, str | int | float):
@@ -385,8 +391,10 @@ def rule_from_mapping(data: Mapping[str, Any]) -> FaultRule:
 
 def parse_rules(items: Iterable[Any]) -> tuple[FaultRule, ...]:
     """Rules from flag texts, objects or rules (a config file's list, the admin API's ``rules``)."""
-    out = []
+    out: list[FaultRule] = []
     for item in items:
+        if len(out) == MAX_RULES:
+            raise FaultError(f"more than {MAX_RULES} rules in one set")
         if isinstance(item, FaultRule):
             out.append(item)
         elif isinstance(item, Mapping):

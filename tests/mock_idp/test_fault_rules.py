@@ -59,6 +59,7 @@ def test_the_issues_examples_parse() -> None:
         ("token:error=503:p=0.1:p=0.2", "given twice"),
         ("token", "route:kind"),
         ("token:truncated=1.5", "bad truncated"),
+        ("token:reset:p=" + "1" * 400, "longer than 300 characters"),
     ],
 )
 def test_a_bad_rule_names_its_bad_part(text: str, message: str) -> None:
@@ -106,6 +107,10 @@ def test_objects_take_numbers_and_are_refused_like_text() -> None:
         rule_from_mapping({"route": "token", "kind": "reset", "text": "jwks:reset"})
     with pytest.raises(FaultError, match="text or an object"):
         parse_rules([42])
+    with pytest.raises(FaultError, match="more than 64 rules"):
+        parse_rules(["token:reset"] * 65)
+    with pytest.raises(FaultError, match="longer than 300"):
+        rule_from_mapping({"route": "token", "kind": "reset", "p": "0" * 400})
 
 
 def test_the_window_counts_from_the_rules_being_set() -> None:
