@@ -2,13 +2,13 @@
 every request to Locust as ``FastHttpSession`` does, at about half its CPU a request.
 
 Locust documents custom clients that fire ``events.request`` themselves ("Testing other systems
-using custom clients"); this is one, on the same geventhttpclient ``HTTPClient`` that
-``FastHttpSession`` drives through geventhttpclient's ``UserAgent``. The journeys never follow
-redirects (they check each hop) and send only form bodies, so the ``UserAgent`` layer's per-request
-work (a urllib-compatible request object, URL re-parsing and re-quoting, redirect and retry logic,
-``http.cookiejar``'s policy checks, the response wrappers) is skipped; profiled, it was ~40% of a
-request's CPU. What a check sees is the same: status, headers, body, and a status 0 with the error
-when the connection fails.
+using custom clients"); this is one, on geventhttpclient's connection pool and response parser
+(llhttp), the parts ``FastHttpSession`` uses underneath. The journeys never follow redirects (they
+check each hop) and send only form bodies, so the layers above (geventhttpclient's ``UserAgent``
+and ``HTTPClient``: a urllib-compatible request object, URL re-parsing and re-quoting, header
+merging and validation, redirect and retry logic, ``http.cookiejar``'s policy checks, response
+wrappers) are skipped; profiled, they were ~40% of a request's CPU. What a check sees is the same:
+status, headers, body, and a status 0 with the error when the connection fails.
 
 Cookies (RFC 6265 §5.2-5.4): host-only or domain cookies, ``Path``, ``Max-Age`` / ``Expires``,
 ``Secure``; a browser's cookie store, small enough to read.
@@ -16,17 +16,22 @@ Cookies (RFC 6265 §5.2-5.4): host-only or domain cookies, ``Path``, ``Max-Age``
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import gevent.ssl
-from geventhttpclient import HTTPClient
+from geventhttpclient.connectionpool import ConnectionPool, SSLConnectionPool
 from geventhttpclient.header import Headers
+from geventhttpclient.response import HTTPConnectionClosed, HTTPSocketPoolResponse
 
-MAX_CONNECTIONS = 1  # per host and session: a user walks one request at a time
+MAX_CONNECTIONS = 1  # per origin and session: a user walks one request at a time
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_TARGET_SAFE = "/?&=%:;@!$'()*+,~#[]-._"
+_PLAIN_TARGET = re.compile(r"[A-Za-z0-9/?&=%:;@!$'()*+,~#\[\]._-]*")
 
 
 class RequestFailed(Exception):
@@ -188,9 +193,17 @@ class Response:
         return exc is None
 
 
+@dataclass(frozen=True, slots=True)
+class _Origin:
+    pool: ConnectionPool
+    host: str  # lower case, for cookies
+    host_header: str
+    https: bool
+
+
 class Session:
-    """One user's HTTP: connections kept per host, a cookie jar if *cookies*, each request reported
-    to *request_event* (Locust's ``events.request``) under its ``name``."""
+    """One user's HTTP: a kept-alive connection per origin, a cookie jar if *cookies*, each request
+    reported to *request_event* (Locust's ``events.request``) under its ``name``."""
 
     def __init__(
         self,
@@ -203,25 +216,50 @@ class Session:
         self.cookiejar: CookieJar | None = CookieJar() if cookies else None
         self.network_timeout = network_timeout
         self.connection_timeout = connection_timeout
-        self._clients: dict[str, tuple[HTTPClient, str, bool]] = {}
+        self._origins: dict[str, _Origin] = {}
 
-    def _client(self, origin: str) -> tuple[HTTPClient, str, bool]:
-        found = self._clients.get(origin)
+    def _origin(self, origin: str) -> _Origin:
+        found = self._origins.get(origin)
         if found is None:
             parts = urlsplit(origin + "/")
             https = parts.scheme == "https"
-            client = HTTPClient(
-                parts.hostname or "",
-                parts.port,
-                ssl=https,
-                ssl_context_factory=insecure_ssl_context_factory if https else None,  # Locust's default
-                insecure=True,
-                concurrency=MAX_CONNECTIONS,
-                connection_timeout=self.connection_timeout,
-                network_timeout=self.network_timeout,
-            )
-            found = self._clients[origin] = (client, (parts.hostname or "").lower(), https)
+            host = parts.hostname or ""
+            port = parts.port or (443 if https else 80)
+            kw: dict[str, Any] = {
+                "size": MAX_CONNECTIONS,
+                "connection_timeout": self.connection_timeout,
+                "network_timeout": self.network_timeout,
+            }
+            if https:  # Locust's default for FastHttpUser: no certificate verification
+                kw.update(insecure=True, ssl_context_factory=insecure_ssl_context_factory)
+            pool_type = SSLConnectionPool if https else ConnectionPool
+            pool = pool_type(host, port, host, port, **kw)
+            found = self._origins[origin] = _Origin(pool, host.lower(), parts.netloc, https)
         return found
+
+    def _exchange(self, o: _Origin, method: str, message: bytes) -> tuple[int, Headers, bytes]:
+        """Send one request on a pooled connection and read its response. A kept-alive connection the
+        server closed while idle is retried once on a new one, for a GET only (RFC 9110 §9.2.2)."""
+        for attempt in (1, 2):
+            sock = o.pool.get_socket()
+            try:
+                sock.sendall(message)
+            except OSError:
+                o.pool.release_socket(sock)
+                if attempt == 1 and method == "GET":
+                    continue
+                raise
+            try:  # the response returns the connection to the pool, or closes it, itself
+                r = HTTPSocketPoolResponse(sock, o.pool, method=method)
+            except HTTPConnectionClosed:
+                if attempt == 1 and method == "GET":
+                    continue
+                raise
+            try:
+                return r.status_code, r.info(), r.read()
+            finally:
+                r.release()
+        raise AssertionError("unreachable")
 
     def request(
         self,
@@ -241,26 +279,32 @@ class Session:
         scheme_end = url.find("://")
         slash = url.find("/", scheme_end + 3)
         origin, target = (url, "/") if slash < 0 else (url[:slash], url[slash:])
-        client, host, https = self._client(origin)
-        path = target.split("?", 1)[0]
-        send = dict(headers) if headers else {}
+        if not _PLAIN_TARGET.fullmatch(target):  # what a browser would escape in a URL it was given
+            target = quote(target, safe=_TARGET_SAFE)
+        target = target.split("#", 1)[0]
+        o = self._origin(origin)
+        body = data.encode() if isinstance(data, str) else (data or b"")
+        head = f"{method} {target} HTTP/1.1\r\nHost: {o.host_header}\r\n"
         jar = self.cookiejar
-        if jar is not None and (cookie := jar.header(host, path, https)):
-            send["Cookie"] = cookie
+        path = target.split("?", 1)[0]
+        cookie = jar.header(o.host, path, o.https) if jar is not None else ""
         error: Exception | None = None
         try:
-            r = client.request(method, target, body=data, headers=send)
-            try:
-                content = r.read()
-                status, received = r.status_code, r.info()
-            finally:
-                r.release()
+            for k, v in (headers or {}).items():
+                if "\r" in v or "\n" in v or "\r" in k or "\n" in k:
+                    raise ValueError(f"a line break in the {k!r} header")  # a value never adds a header
+                head += f"{k}: {v}\r\n"
+            if cookie:
+                head += f"Cookie: {cookie}\r\n"
+            if body or method in _BODY_METHODS:
+                head += f"Content-Length: {len(body)}\r\n"
+            status, received, content = self._exchange(o, method, head.encode("latin-1") + b"\r\n" + body)
         except Exception as exc:  # a refused, reset or timed-out connection: status 0, as Locust's
             error, status, received, content = exc, 0, Headers(), b""
         if jar is not None and status:
             set_cookies = received.getlist("set-cookie")
             if set_cookies:
-                jar.received(set_cookies, host, path)
+                jar.received(set_cookies, o.host, path)
         response = Response(status, received, content, error)
         response._event = self.request_event
         response._meta = {
@@ -281,6 +325,6 @@ class Session:
         return response
 
     def close(self) -> None:
-        for client, _, _ in self._clients.values():
-            client.close()
-        self._clients.clear()
+        for o in self._origins.values():
+            o.pool.close()
+        self._origins.clear()

@@ -33,7 +33,8 @@ def _app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     status = "500 Internal Server Error" if path == "/fail" else "200 OK"
     start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
     echo = f"{environ['REQUEST_METHOD']} {path}?{environ.get('QUERY_STRING', '')} {body.decode()}"
-    return [f"{echo}\ncookie: {environ.get('HTTP_COOKIE', '')}".encode()]
+    port = environ["REMOTE_PORT"]
+    return [f"{echo}\nport: {port}\ncookie: {environ.get('HTTP_COOKIE', '')}".encode()]
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +115,32 @@ def test_a_session_without_cookies_sends_and_keeps_none(base: str) -> None:
         pass
     with session.request("GET", base + "/elsewhere") as r:
         assert session.cookiejar is None and r.text.endswith("cookie: ")
+    session.close()
+
+
+def test_one_kept_alive_connection_serves_a_session(base: str) -> None:
+    session = Session(Events().hook)
+    ports = set()
+    for _ in range(3):
+        with session.request("GET", base + "/x") as r:
+            ports.add(r.text.split("port: ")[1].split("\n")[0])
+    assert len(ports) == 1
+    session.close()
+
+
+def test_a_line_break_in_a_header_is_not_sent(base: str) -> None:
+    events = Events()
+    session = Session(events.hook)
+    with session.request("GET", base + "/x", headers={"Authorization": "a\r\nX: y"}) as r:
+        assert r.status_code == 0 and isinstance(r.error, ValueError)
+    assert events.fired[0]["exception"] is r.error
+    session.close()
+
+
+def test_a_url_is_escaped_as_a_browser_would(base: str) -> None:
+    session = Session(Events().hook)
+    with session.request("GET", base + "/a b/é?q=1 2#frag") as r:
+        assert "?q=1%202 " in r.text  # the server decodes the path, not the query
     session.close()
 
 
