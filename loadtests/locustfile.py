@@ -25,6 +25,7 @@ from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 from loadtests import brownout
 from loadtests.collector import Collector
 from loadtests.generator import Generator
+from loadtests.lean_http import Session
 from loadtests.locust_options import add_options, destinations, values_of
 from loadtests.options import slo_of
 from loadtests.rp_target import RpTarget
@@ -218,6 +219,16 @@ class Citizen(FastHttpUser):
 
     def on_start(self) -> None:
         self.rng = random.Random()
+        # The journeys' HTTP (loadtests.lean_http: each request reported to Locust as FastHttpSession
+        # reports it, at about half its CPU): the citizen's browser, and the relying party's back
+        # end for the token and userinfo calls, with its own connections and no browser cookies.
+        timeouts = {"network_timeout": self.network_timeout, "connection_timeout": self.connection_timeout}
+        self.browser = Session(self.environment.events.request, cookies=True, **timeouts)
+        self.backend = Session(self.environment.events.request, cookies=False, **timeouts)
+
+    def on_stop(self) -> None:
+        self.browser.close()
+        self.backend.close()
 
     @task
     def work(self) -> None:
@@ -227,7 +238,7 @@ class Citizen(FastHttpUser):
             return
         job = gen.take(timeout=1.0)
         if job is not None:
-            gen.execute(job, self.client, self.rng, self._fire)
+            gen.execute(job, self.browser, self.rng, self._fire, self.backend)
 
     def _fire(self, kind: str, seconds: float, exception: Exception | None) -> None:
         self.environment.events.request.fire(
