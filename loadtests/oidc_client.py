@@ -66,7 +66,6 @@ class Page:
 _TAG = re.compile(r"<(form|input|button)\b([^>]*)>", re.IGNORECASE)
 _ATTR = re.compile(r"""([^\s=/>]+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+)))?""")
 _TITLE = re.compile(r"<title[^>]*>(.*?)</title>", re.IGNORECASE | re.DOTALL)
-_ERROR_SUMMARY = re.compile(r"""<[a-z][^>]*\bid\s*=\s*["']?error-summary\b[^>]*>""", re.IGNORECASE)
 
 
 def _attrs(raw: str) -> dict[str, str]:
@@ -103,8 +102,12 @@ def parse_page(html: str) -> Page:
                 if kind == "hidden":
                     form.fields[name] = a.get("value", "")
     error: str | None = None
-    if (m := _ERROR_SUMMARY.search(html)) is not None:
-        error = _attrs(m.group(0)[1:-1]).get("data-error")
+    at = html.find("error-summary")  # a literal search, then the tag around it: a regex was ~80 us
+    while at >= 0 and error is None:
+        tag = _attrs(html[html.rfind("<", 0, at) + 1 : html.find(">", at)])
+        if tag.get("id") == "error-summary":
+            error = tag.get("data-error")
+        at = html.find("error-summary", at + 1)
     title = _TITLE.search(html)
     return Page(forms, error, unescape(title.group(1)).strip() if title else "")
 
