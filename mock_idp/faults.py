@@ -58,6 +58,7 @@ log = logging.getLogger("mock_idp.faults")
 
 NS, KEY = "faults", "rules"
 FOLLOW_S = 0.25  # how often a worker reads the shared set: a change reaches every worker within 1 s
+BACKOFF_S = 2.0  # ... and while the store fails, so a hung Redis does not stall the loop 4 times a second
 KEEP_S = 365 * 24 * 3600.0
 ROUTE_OF = {path: name for name, path in ROUTES.items()}
 ROTATE_ERRORS: tuple[type[Exception], ...] = (OSError, ValueError, *STORE_ERRORS)
@@ -240,7 +241,7 @@ class FaultSet:
     async def follow(self) -> None:
         """Read the shared set and step any rotation, every FOLLOW_S, for the life of the worker."""
         while True:
-            await asyncio.sleep(FOLLOW_S)
+            await asyncio.sleep(BACKOFF_S if self._store_failing else FOLLOW_S)
             self.refresh()
             if self._rotations:
                 self.rotate_due()
