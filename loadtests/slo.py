@@ -31,6 +31,8 @@ class Slo:
     p99_ms: float = 2000.0
     max_error_rate: float = 0.01
     min_achieved_ratio: float = 0.98
+    brownout_max_error_rate: float = 0.01  # the brownout shape: failed share while the IdP is degraded
+    max_recovery_s: float = 10.0  # the brownout shape: seconds after the fault ends to be back
     steps: Mapping[str, StepSlo] = field(default_factory=dict)
 
     def breaches(self, m: Measured) -> tuple[str, ...]:

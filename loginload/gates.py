@@ -39,6 +39,8 @@ class Gate:
     def describe(self) -> str:
         if self.metric == JUDGED:
             return self._describe_judged()
+        if self.value is None and self.why:
+            return f"FAILED {self.name}: {self.why} (limit {self._shown(self.limit)})"
         if self.value is None:
             return f"{self.name}: no data (limit {self._shown(self.limit)})"
         verdict = "ok" if self.passed else "FAILED"
@@ -78,11 +80,42 @@ def evaluate(
         raise ValueError(f"untrusted must be {FAIL!r} or {WARN!r}, not {untrusted!r}")
     gates: list[Gate] = []
     for position, stage in enumerate(doc.get("stages", [])):
+        if stage["stage"].get("kind") == "brownout":
+            gates.append(_brownout_errors(stage, slo))
+            continue  # degraded on purpose: its latency is what the fault made it
         gates += _stage_gates(stage, slo)
         judged = _judged(position, stage, untrusted, min_samples)
         if judged is not None:
             gates.append(judged)
+    if doc.get("shape") == "brownout":
+        gates.append(_recovery(doc, slo))
     return gates
+
+
+def _brownout_errors(stage: dict[str, Any], slo: Slo) -> Gate:
+    """While the IdP is degraded, only the share of journeys that fail is gated."""
+    counts = stage.get("counts", {})
+    started = counts.get("started", 0)
+    rate = counts.get("failed", 0) / started if started else None
+    limit = slo.brownout_max_error_rate
+    name = f"{stage['stage']['name']}: error rate while degraded"
+    return Gate(name, "error_rate", limit, rate, rate is not None and rate <= limit, "")
+
+
+def _recovery(doc: dict[str, Any], slo: Slo) -> Gate:
+    """Seconds after the fault ended until the journeys were back within 110% of before
+    (:mod:`reports.brownout`); a run that did not recover fails with the reason."""
+    from reports.brownout import analyse
+    from reports.run import stage_result
+
+    stages = [stage_result(i, s) for i, s in enumerate(doc.get("stages", []))]
+    series = [p for p in doc.get("series") or [] if isinstance(p, dict)]
+    record = doc.get("brownout") if isinstance(doc.get("brownout"), dict) else None
+    view = analyse(stages, series, record)
+    seconds = view.recovery.seconds if view is not None else None
+    ok = seconds is not None and seconds <= slo.max_recovery_s
+    why = "" if ok else (view.recovery.reason if view is not None else "") or "did not recover"
+    return Gate("brownout: time to recover", "recovery_s", slo.max_recovery_s, seconds, ok, " s", why)
 
 
 def _judged(position: int, stage: dict[str, Any], untrusted: str, min_samples: int) -> Gate | None:

@@ -171,20 +171,20 @@ def _token_p50(stage: dict[str, Any]) -> float:
 def test_the_brownout_degrades_the_embedded_idp_in_its_window_only(tmp_path: Path) -> None:
     """The master sets the rule through the embedded IdP's admin API, windowed to the middle stage: the
     token call is 300 ms slower there, and only there."""
-    args = ["run", "--shape", "brownout", "--brownout", "token:latency=300ms", "--stage-seconds", "6"]
+    args = ["run", "--shape", "brownout", "--brownout", "token:latency=300ms", "--stage-seconds", "8"]
     args += ["--population", "60m"]  # 125 journeys a second: each one-second window's p95 is steadier
     r = run_cli([*args, *SHORT[4:], "--results", "results"], cwd=tmp_path, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]
     run = _run_dir(tmp_path / "results")
     doc = json.loads((run / "loadtest.json").read_text())
-    assert doc["brownout"]["error"] is None and doc["brownout"]["window_s"] == [6.0, 12.0]
+    assert doc["brownout"]["error"] is None and doc["brownout"]["window_s"] == [8.0, 16.0]
     before, during, after = (_token_p50(s) for s in doc["stages"])
     assert during >= 300 and before < 150 and after < 150, (before, during, after)
     view = json.loads((run / "summary.json").read_text())["brownout"]
     assert view["rules"] == ["token:latency=300ms"] and view["phases"][1]["p95_ms"] >= 300
     # a latency fault ends with its window: back within a few one-second windows (each can lag by one)
     recovery = view["recovery"]
-    assert recovery["recovered"] and recovery["seconds"] <= 4.0 and recovery["resolution_s"] < 1.5, recovery
+    assert recovery["recovered"] and recovery["seconds"] <= 5.0 and recovery["resolution_s"] < 1.5, recovery
     assert "How it coped with the degraded IdP: degraded by token:latency=300ms" in r.stdout
 
 
@@ -194,6 +194,24 @@ def test_fault_flags_degrade_the_embedded_idp_for_the_whole_run(tmp_path: Path) 
     assert r.returncode == 0, r.stderr[-3000:]
     doc = json.loads((_run_dir(tmp_path / "results") / "loadtest.json").read_text())
     assert _token_p50(doc["stages"][0]) >= 200
+
+
+def test_smoke_gates_a_brownout_on_its_errors_while_degraded_and_its_recovery(tmp_path: Path) -> None:
+    """Every token call refused while degraded: the during-stage's error gate fails (its latency is not
+    gated), the before and after stages pass, and the service is back once the fault ends."""
+    args = ["smoke", "--shape", "brownout", "--brownout", "token:error=503", "--population", "10m"]
+    r = run_cli(
+        [*args, "--stage-seconds", "8", *SHORT[4:], "--results", "results"], cwd=tmp_path, timeout=120
+    )
+    assert r.returncode == 1, r.stderr[-3000:] + r.stdout[-3000:]
+    failed = [line.strip() for line in r.stdout.splitlines() if line.strip().startswith("FAILED ")]
+    assert [f.split(":")[0] for f in failed] == ["FAILED 10m brownout"], r.stdout
+    assert "error rate while degraded" in failed[0]
+    suite = ET.parse(_run_dir(tmp_path / "results") / "junit.xml").getroot()
+    names = [c.get("name") for c in suite.iter("testcase")]
+    assert "brownout: time to recover" in names and "10m after: journey p95" in names
+    assert "10m brownout: journey p95" not in names
+    assert int(suite.get("failures", "0")) == 1
 
 
 def test_a_brownout_of_a_target_needs_its_admin_token(tmp_path: Path) -> None:

@@ -66,6 +66,8 @@ def test_the_slo_and_the_population_rule_come_from_the_values() -> None:
         "p99_ms",
         "max_error_rate",
         "min_achieved_ratio",
+        "brownout_max_error_rate",
+        "max_recovery_s",
     }
 
 
