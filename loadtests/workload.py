@@ -6,7 +6,7 @@ this module turns it into the open-model arrival rate of login journeys plus the
 each login brings (userinfo, token refreshes while the citizen is active)::
 
     peak logins/s = population * logins_per_citizen_per_day * busiest_hour_share / 3600
-                    * burst_factor * surge
+                    * burst_factor * surge * service_share
 
 Every parameter has a default grounded in public figures (see ``docs/workload-model.md`` and each
 field's ``why``), can be overridden from a TOML ``[workload]`` table, and is printed in every report.
@@ -30,7 +30,7 @@ ACCESS_TOKEN_LIFETIME_S = 300  # NHS login interface spec: access tokens live 5 
 
 FORMULA = (
     "peak logins/s = population * logins_per_citizen_per_day * busiest_hour_share / 3600"
-    " * burst_factor * surge"
+    " * burst_factor * surge * service_share"
 )
 
 
@@ -191,6 +191,11 @@ class WorkloadModel:
     surge: float = _param(
         1.0, "ordinary day; raise it to model a whole surge day", Range(0, 1000, lo_open=True)
     )
+    service_share: float = _param(
+        1.0,
+        "share of NHS login's journeys that reach the service under test; 1: the tiers are its own users",
+        Range(0, 1, lo_open=True),
+    )
     launch_surge: float = _param(
         10.0,
         "spike shape: Covid Pass 4m+ logins in 4 days; NHS 111 online saw 95x its daily average",
@@ -235,7 +240,7 @@ class WorkloadModel:
     def peak_rate_per_citizen(self) -> float:
         """Peak logins/s contributed by one citizen; the model is linear in population."""
         hourly = self.logins_per_citizen_per_day * self.busiest_hour_share / SECONDS_PER_HOUR
-        return hourly * self.burst_factor * self.surge
+        return hourly * self.burst_factor * self.surge * self.service_share
 
     def peak_logins_per_s(self, population: int) -> float:
         return _check_population(population) * self.peak_rate_per_citizen

@@ -217,3 +217,12 @@ def test_model_from_toml_errors(tmp_path: Path) -> None:
     bad.write_text("workload = 3\n")
     with pytest.raises(ValueError, match="must be a table"):
         model_from_toml(bad)
+
+
+def test_the_services_share_scales_every_tier_to_the_load_it_sees() -> None:
+    """The tiers are NHS login-wide: a service that gets a tenth of its sign-ins sees a tenth of the rate."""
+    model = WorkloadModel.from_mapping({"service_share": 0.1})
+    assert model.peak_logins_per_s(60_000_000) == pytest.approx(12.5)
+    assert WorkloadModel().peak_logins_per_s(60_000_000) == pytest.approx(125.0)
+    with pytest.raises(ValueError, match="service_share"):
+        WorkloadModel.from_mapping({"service_share": 0})
