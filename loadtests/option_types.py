@@ -131,6 +131,12 @@ def hosts(value: Any) -> list[str]:
     return [h.strip() for part in parts for h in text(part).split(",") if h.strip()]
 
 
+def pids(value: Any) -> list[int]:
+    """Process IDs, repeated or comma-separated."""
+    parts: Sequence[Any] = value if isinstance(value, list | tuple) else [text(value)]
+    return [positive_int(p.strip()) for part in parts for p in text(part).split(",") if p.strip()]
+
+
 def url(value: Any) -> str:
     given = text(value).strip()
     if given and not given.startswith(("http://", "https://")):

@@ -247,6 +247,15 @@ OPTIONS: tuple[Option, ...] = (
         unset="none",
     ),
     Option(
+        "rp_pid",
+        t.pids,
+        [],
+        "process IDs of your service (local; children counted), for its CPU per sign-in beside the IdP's",
+        ORCHESTRATOR,
+        kind="list",
+        unset="none (with --rp demo, the demo's own)",
+    ),
+    Option(
         "idp_port",
         t.positive_int,
         8765,

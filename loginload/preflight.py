@@ -90,8 +90,13 @@ def check_faults(values: Namespace) -> None:
 def check_rp(values: Namespace) -> None:
     """Relying-party mode's options together: the service's URL allowed, its registration readable and
     valid (the field named), the embedded IdP's port free."""
+    for pid in values.rp_pid:
+        if not Path(f"/proc/{pid}").exists():
+            raise ValueError(f"--rp-pid {pid}: no such process on this machine")
+    if values.rp == DEMO and values.rp_pid:
+        raise ValueError("--rp demo measures its own processes; --rp-pid is for your own service")
     if not values.rp:
-        for name in ("rp_client", "rp_expect", "rp_expect_status", "rp_expect_url", "rp_pages"):
+        for name in ("rp_client", "rp_expect", "rp_expect_status", "rp_expect_url", "rp_pages", "rp_pid"):
             if getattr(values, name):
                 raise ValueError(f"--{name.replace('_', '-')} needs --rp (relying-party mode)")
         return

@@ -113,8 +113,14 @@ def tree(pid: int) -> list[int]:
 
 def cpu_seconds(pid: int) -> float:
     """user+sys CPU of a process tree now (exited children are not counted)."""
+    return cpu_seconds_of([pid])
+
+
+def cpu_seconds_of(pids: list[int]) -> float:
+    """user+sys CPU now of the union of several process trees (a PID given with its parent counts once)."""
+    seen = sorted({p for pid in pids for p in tree(pid)})
     total = 0
-    for p in tree(pid):
+    for p in seen:
         with suppress(OSError, IndexError, ValueError):
             fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])

@@ -24,7 +24,7 @@ from loadtests.run_files import IDP_CPU, LOADTEST, RUN_META, STATUS
 from loadtests.safety import allowed_hosts, check_target
 from loginload.machine import machine, versions
 from loginload.preflight import RunSettings
-from loginload.processes import Child, cpu_seconds, free_port, python_module, wait_http_ok
+from loginload.processes import Child, cpu_seconds, cpu_seconds_of, free_port, python_module, wait_http_ok
 from loginload.progress import Progress
 from loginload.rp_demo import DEMO, DEMO_EXPECT, DEMO_PAGES, Demo, prepare_demo, sign_ins
 from mock_idp import atomic
@@ -278,7 +278,10 @@ class Runner:
     def _side_cpu(self) -> dict[str, float]:
         """CPU seconds so far of each side the runner started (process trees, read from /proc)."""
         sides = {"idp": self.idp, "service": self.demo.child if self.demo else None}
-        return {name: cpu_seconds(c.pid) for name, c in sides.items() if c is not None}
+        out = {name: cpu_seconds(c.pid) for name, c in sides.items() if c is not None}
+        if self.opts.rp_pid:  # the user's own service, by the PIDs they named (with their children)
+            out["service"] = cpu_seconds_of(self.opts.rp_pid)
+        return out
 
     def _rp_meta(self) -> dict[str, Any] | None:
         if not self.opts.rp:
@@ -288,6 +291,12 @@ class Runner:
             meta["service"] = sign_ins(self.demo.stats_dir)
             done = meta["service"]["sign_ins"]
             meta["cpu_s"] = self.cpu  # during the load; per sign-in, side by side
+            meta["cpu_ms_per_sign_in"] = (
+                {k: round(1000 * v / done, 3) for k, v in self.cpu.items()} if done else {}
+            )
+        elif self.opts.rp_pid:  # a user's service: per journey completed, as the generators counted
+            done = _completed_journeys(self.dir / LOADTEST)
+            meta.update(pids=list(self.opts.rp_pid), cpu_s=self.cpu, journeys_completed=done)
             meta["cpu_ms_per_sign_in"] = (
                 {k: round(1000 * v / done, 3) for k, v in self.cpu.items()} if done else {}
             )
@@ -313,6 +322,20 @@ class Runner:
             "options": redacted(vars(o)),
         }
         atomic.write_text(self.dir / RUN_META, json.dumps(data, indent=2, default=str))
+
+
+def _completed_journeys(path: Path) -> int:
+    """Completed sign-ins (journeys, not refreshes) in a loadtest.json; 0 if it cannot be read."""
+    try:
+        doc = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return 0
+    return sum(
+        int(v)
+        for stage in doc.get("stages", [])
+        for k, v in stage.get("counts", {}).items()
+        if k.startswith("completed:") and k != "completed:refresh"
+    )
 
 
 class PreflightFailed(HarnessError):

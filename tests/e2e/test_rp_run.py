@@ -45,6 +45,27 @@ def test_rp_demo_journeys_counted_on_both_sides_agree(tmp_path: Path) -> None:
     assert 'client_id = "example-gp-portal"' in (run / "idp.toml").read_text()  # registered for the run
 
 
+def test_your_own_services_cpu_per_sign_in_from_its_pids(tmp_path: Path) -> None:
+    """A service loginload did not start (the portal, started here as a team would start theirs), named
+    by its supervisor's PID: its CPU, workers included, per sign-in beside the IdP's, in run.json."""
+    port = free_port()
+    service = prepare_demo(tmp_path / "svc", free_port())
+    (tmp_path / "rp-client.toml").write_text(service.registration.clients_toml)
+    child = service.start(f"http://127.0.0.1:{port}", tmp_path / "logs")
+    try:
+        args = ["--rp", service.start_url, "--rp-client", "rp-client.toml", "--rp-expect", "Your NHS account"]
+        args += ["--rp-pid", str(child.pid), "--idp-port", str(port)]
+        r = run_cli(["run", *args, *SHORT, "--results", "results"], cwd=tmp_path, timeout=120)
+    finally:
+        service.stop()
+    assert r.returncode == 0, r.stderr[-3000:]
+    (run,) = (tmp_path / "results").iterdir()
+    rp = json.loads((run / "run.json").read_text())["rp"]
+    assert rp["pids"] == [child.pid] and rp["journeys_completed"] > 0
+    per = rp["cpu_ms_per_sign_in"]
+    assert set(per) == {"idp", "service"} and all(v > 0 for v in per.values()), per
+
+
 def test_a_wrong_registered_key_stops_at_preflight_as_the_services_failure(tmp_path: Path) -> None:
     port = free_port()
     demo = prepare_demo(tmp_path / "svc", free_port())

@@ -25,6 +25,9 @@ def values(**kw: object) -> object:
         ({"rp": "demo", "rp_client": "c.toml"}, "registers its own client"),
         ({"rp": "demo", "target": "http://127.0.0.1:9"}, "leave out --target"),
         ({"rp": "http://svc.example.com/", "target": "http://127.0.0.1:9"}, "refusing to send load"),
+        ({"rp_pid": [1]}, "--rp-pid needs --rp"),
+        ({"rp": "demo", "rp_pid": [1]}, "--rp demo measures its own processes"),
+        ({"rp": "demo", "rp_pid": [2**22 + 1]}, f"--rp-pid {2**22 + 1}: no such process"),
     ],
 )
 def test_rp_options_that_cannot_work_together(given: dict[str, object], says: str) -> None:
