@@ -227,7 +227,7 @@ def test_a_non_loopback_target_is_refused_before_any_traffic(tmp_path: Path) -> 
     assert not (tmp_path / "results").exists()
 
 
-def _start_run(tmp_path: Path, tiers: str, generators: str) -> subprocess.Popen[str]:
+def _start_run(tmp_path: Path, tiers: str, generators: str, *extra: str) -> subprocess.Popen[str]:
     """`loginload run` as a real process in its own group, short stages, results under tmp_path."""
     cmd = [
         *loginload_command(),
@@ -245,6 +245,7 @@ def _start_run(tmp_path: Path, tiers: str, generators: str) -> subprocess.Popen[
         "--no-progress",
         "--results",
         "results",
+        *extra,
     ]
     return subprocess.Popen(
         cmd, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
@@ -318,6 +319,63 @@ def _worker_pids(root: int) -> list[int]:
         if b"locust" in cmd and b"--worker" in cmd:
             found.append(pid)
     return found
+
+
+def _idp_worker_pids(root: int) -> list[int]:
+    """The embedded IdP's worker processes: the spawned children of its `loginload.cli idp` supervisor."""
+    from loginload.processes import tree
+
+    def cmdline(pid: int) -> bytes:
+        try:
+            return Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return b""
+
+    supervisors = [p for p in tree(root) if b"loginload.cli\x00idp" in cmdline(p)]
+    return [p for s in supervisors for p in tree(s)[1:] if b"spawn_main" in cmdline(p)]
+
+
+def test_an_idp_worker_killed_mid_run_costs_only_its_window(tmp_path: Path) -> None:
+    """`kill -9` one of the embedded IdP's two workers under load: the supervisor replaces it, the run
+    finishes and reports, the only failures are the journeys caught on the dead worker's connections
+    within seconds of the kill, and every journey started is accounted for."""
+    proc = _start_run(tmp_path, "10m", "1", "--idp-workers", "2", "--stage-seconds", "24")
+    try:
+        deadline = time.monotonic() + 60
+        workers = _poll(
+            proc,
+            deadline,
+            "two IdP workers",
+            lambda: w if len(w := _idp_worker_pids(proc.pid)) == 2 else None,
+        )
+        status = _poll(
+            proc, deadline, "journeys measured", lambda: (s := _status(tmp_path)) and s.get("t", 0) > 6 and s
+        )
+        os.kill(workers[0], signal.SIGKILL)
+        killed_at = float(status["t"])
+        replaced = _poll(
+            proc,
+            deadline,
+            "a replacement worker",
+            lambda: (w := _idp_worker_pids(proc.pid)) and workers[0] not in w and len(w) == 2,
+        )
+        assert replaced
+        _, err = proc.communicate(timeout=120)
+    finally:
+        stop_group(proc)
+    assert proc.returncode == 0, err[-3000:]
+    run = _run_dir(tmp_path / "results")
+    assert f"worker {workers[0]} exited" in (run / "logs" / "idp.log").read_text()
+    doc = json.loads((run / "loadtest.json").read_text())
+    (stage,) = doc["stages"]
+    counts = stage["counts"]
+    started, failed = counts.get("started", 0), counts.get("failed", 0)
+    assert started == counts.get("completed", 0) + failed + counts.get("skipped", 0), counts  # none lost
+    assert failed <= 0.05 * started, counts
+    # every failure is recorded within a few seconds of the kill; none after the replacement settled
+    points = [p for p in doc["series"] if "failed" in p]
+    late = [p["failed"] for p in points if p["t"] > killed_at + 8]
+    assert not late or late[-1] == late[0], [(round(p["t"]), p["failed"]) for p in points]
 
 
 def test_a_crashed_generator_is_noted_and_the_run_still_reports(tmp_path: Path) -> None:
