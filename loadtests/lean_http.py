@@ -17,6 +17,7 @@ Cookies (RFC 6265 §5.2-5.4): host-only or domain cookies, ``Path``, ``Max-Age``
 from __future__ import annotations
 
 import re
+import socket
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
@@ -193,6 +194,32 @@ class Response:
         return exc is None
 
 
+class _PeekAlive:
+    """A kept-alive connection is reused if the server has sent nothing on it since (no FIN, no stray
+    bytes): one non-blocking ``MSG_PEEK`` on the OS socket, where geventhttpclient's check runs
+    gevent's ``select`` (timers, watchers, a hub switch): ~4% of a login's CPU by profile."""
+
+    def _is_socket_alive(self, sock: Any) -> bool:
+        raw = getattr(sock, "_sock", None)  # gevent's socket wraps the OS socket, non-blocking
+        if raw is None or sock.fileno() < 0:
+            return bool(super()._is_socket_alive(sock))  # type: ignore[misc]
+        try:
+            raw.recv(1, socket.MSG_PEEK)  # b"": the server closed it; bytes: not a clean state
+            return False
+        except BlockingIOError:
+            return True  # nothing to read: idle and open
+        except OSError:
+            return False
+
+
+class _Pool(_PeekAlive, ConnectionPool):
+    pass
+
+
+class _SSLPool(_PeekAlive, SSLConnectionPool):
+    pass
+
+
 @dataclass(frozen=True, slots=True)
 class _Origin:
     pool: ConnectionPool
@@ -232,7 +259,7 @@ class Session:
             }
             if https:  # Locust's default for FastHttpUser: no certificate verification
                 kw.update(insecure=True, ssl_context_factory=insecure_ssl_context_factory)
-            pool_type = SSLConnectionPool if https else ConnectionPool
+            pool_type = _SSLPool if https else _Pool
             pool = pool_type(host, port, host, port, **kw)
             found = self._origins[origin] = _Origin(pool, host.lower(), parts.netloc, https)
         return found

@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import gevent
 import pytest
 from gevent.pywsgi import WSGIServer
+from gevent.server import StreamServer
 
 from loadtests.lean_http import Cookie, CookieJar, RequestFailed, Session, parse_set_cookie
 from loginload.processes import free_port
@@ -126,6 +128,34 @@ def test_one_kept_alive_connection_serves_a_session(base: str) -> None:
             ports.add(r.text.split("port: ")[1].split("\n")[0])
     assert len(ports) == 1
     session.close()
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused() -> None:
+    """The server answers one request a connection, keeps it open, then closes it while idle: the next
+    request (a POST, which is never retried) goes out on a new connection and succeeds."""
+    connections = []
+
+    def one_answer(sock: Any, _address: Any) -> None:
+        connections.append(sock)
+        sock.recv(65536)
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        gevent.sleep(0.05)
+        sock.close()
+
+    server = StreamServer(("127.0.0.1", 0), one_answer)
+    server.start()
+    session = Session(Events().hook)
+    url = f"http://127.0.0.1:{server.server_port}/x"
+    try:
+        with session.request("POST", url, data="a=1") as r:
+            assert (r.status_code, r.content) == (200, b"ok")
+        gevent.sleep(0.2)  # the server has closed the kept-alive connection by now
+        with session.request("POST", url, data="a=2") as r:
+            assert (r.status_code, r.content) == (200, b"ok")
+        assert len(connections) == 2
+    finally:
+        session.close()
+        server.stop()
 
 
 def test_a_line_break_in_a_header_is_not_sent(base: str) -> None:
