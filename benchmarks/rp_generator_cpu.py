@@ -7,14 +7,17 @@ short and a long stage at the same rate: the difference in its CPU (its own acco
 kernel) over the difference in completed journeys is the CPU a journey costs, without start-up.
 RP mode: the demo service (2 workers) behind the mock (1 worker), the journey through the service's
 pages and callback and one signed-in page. Plain: the mock alone, the generator exchanging the code
-(an RS512 client assertion) and reading userinfo itself. Everything shares this machine's cores.
+(an RS512 client assertion) and reading userinfo itself. The servers are pinned to core 0 (they
+inherit this process's affinity), the generator to core 1 (taskset), as PERFORMANCE-NOTES measures.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,6 +27,8 @@ from loadtests import LOCUSTFILE
 from loadtests.run_files import LOADTEST
 from loginload.processes import Child, free_port, python_module, wait_http_ok
 from loginload.rp_demo import DEMO_EXPECT, DEMO_PAGES, prepare_demo
+
+PIN_GENERATOR = ["taskset", "-c", "1"] if shutil.which("taskset") else []
 
 
 def _idp(base: Path, name: str, clients: str = "") -> tuple[Child, str]:
@@ -48,7 +53,7 @@ def _locust(out: Path, host: str, tier: str, seconds: float, extra: list[str]) -
     """(CPU seconds, journeys completed) of one local Locust run."""
     out.mkdir(parents=True)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cmd = [sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless", "--host", host]
+    cmd = [*PIN_GENERATOR, sys.executable, "-m", "locust", "-f", LOCUSTFILE, "--headless", "--host", host]
     cmd += ["--results-dir", str(out), "--only-summary", "--loglevel", "WARNING", "--no-refreshes"]
     cmd += ["--tiers", tier, "--stage-seconds", str(seconds), "--pool", "50", *extra]
     with open(out / "locust.log", "wb") as log:
@@ -68,6 +73,8 @@ def main() -> int:
     p.add_argument("--short", type=float, default=15.0)
     p.add_argument("--long", type=float, default=45.0)
     a = p.parse_args()
+    if PIN_GENERATOR:
+        os.sched_setaffinity(0, {0})  # the IdPs and the demo service started below inherit core 0
     with tempfile.TemporaryDirectory() as tmp:
         base = Path(tmp)
         demo = prepare_demo(base / "demo", free_port())
