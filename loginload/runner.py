@@ -22,6 +22,7 @@ from loadtests import LOCUSTFILE
 from loadtests.options import BY_NAME, DEFAULT_CLIENT, command_line, redacted, without_option_env
 from loadtests.run_files import IDP_CPU, LOADTEST, RUN_META, STATUS
 from loadtests.safety import allowed_hosts, check_target
+from loginload import idp_routes
 from loginload.machine import machine, versions
 from loginload.preflight import RunSettings
 from loginload.processes import Child, cpu_seconds, cpu_seconds_of, free_port, python_module, wait_http_ok
@@ -32,6 +33,7 @@ from mock_idp.idp_command import without_idp_env
 
 HARNESS_FAILURE = 3
 START_DEADLINE_S = 60.0
+ROUTE_EVERY = 2  # the IdP's /metrics is read every second watch tick
 
 
 class HarnessError(RuntimeError):
@@ -67,6 +69,8 @@ class Runner:
         self.stop_reason: str | None = None
         self.crashed: list[str] = []
         self.idp_series: list[dict[str, float]] = []
+        self.route_series: list[dict[str, Any]] = []  # the embedded IdP's /metrics latency by route
+        self.idp_url = ""
         self.notes: list[str] = []
         self.started_at = time.time()
         # the embedded IdP's admin token, made for the run; with --target, the one the user gave
@@ -123,7 +127,7 @@ class Runner:
         # its admin API's token (the brownout shape's faults go through it) in its environment, off `ps`
         env = {**without_idp_env(os.environ), "LOGINLOAD_ADMIN_TOKEN": self.admin_token}
         self.idp = Child("idp", cmd, self.logs, env=env)
-        url = f"http://127.0.0.1:{port}"
+        url = self.idp_url = f"http://127.0.0.1:{port}"
         try:
             wait_http_ok(url + "/health", START_DEADLINE_S, self.idp)
         except RuntimeError as exc:
@@ -245,6 +249,10 @@ class Runner:
                     self.idp_series.append({"at": now, "cpu_share": share})
                     idp_cpu0 = (now, cpu)
                     progress.idp_cpu = share
+                    if len(self.idp_series) % ROUTE_EVERY == 1:
+                        routes = idp_routes.sample(self.idp_url)
+                        if routes is not None:
+                            self.route_series.append({"at": now, "routes": routes})
                 progress.refresh()
                 time.sleep(1.0)  # the watch loop's tick: progress and CPU sampling once a second
         if self.master.proc.returncode not in (0, 1):
@@ -270,9 +278,9 @@ class Runner:
         t0 = doc.get("t0") or self.started_at
         if self.idp is not None:
             series = [{"t": p["at"] - t0, "cpu_share": p["cpu_share"]} for p in self.idp_series]
-            atomic.write_text(
-                self.dir / IDP_CPU, json.dumps({"workers": self.opts.idp_workers, "series": series})
-            )
+            routes = [{"t": p["at"] - t0, "routes": p["routes"]} for p in self.route_series]
+            data = {"workers": self.opts.idp_workers, "series": series, "routes": routes}
+            atomic.write_text(self.dir / IDP_CPU, json.dumps(data))
         return doc
 
     def _side_cpu(self) -> dict[str, float]:

@@ -47,6 +47,7 @@ def render_index(summary: dict[str, Any], charts: dict[str, str]) -> str:
         _charts(charts),
         _tiers(summary),
         _steps(summary),
+        _idp_routes(summary),
         _capacity(summary),
         _workload(summary),
         _run(summary),
@@ -151,6 +152,36 @@ def _brownout(s: dict[str, Any]) -> str:
         recovery = f"<strong>Did not recover</strong>: {esc(rec.get('reason') or '')}."
     body = f"<p>Faults: <code>{esc(rules)}</code>.</p>" + table(header, rows, "tiers") + f"<p>{recovery}</p>"
     return _section("brownout", "Brownout: before, during, after", body)
+
+
+def _idp_routes(s: dict[str, Any]) -> str:
+    """The IdP's own time per route (its /metrics) at the tier the answer is about, else the heaviest."""
+    tiers = [(i, t) for i, t in enumerate(s["tiers"]) if t.get("idp_routes")]
+    if not tiers:
+        return ""
+    w = s.get("who_served") or {}
+    i, tier = next(((i, t) for i, t in tiers if t["name"] == w.get("stage")), tiers[-1])
+    rows = []
+    for k, route in enumerate(tier["idp_routes"]):
+        p = f"tiers.{i}.idp_routes.{k}."
+        beyond = "&gt; " if route["p95_beyond"] else ""
+        rows.append(
+            [
+                f"<code>{field(s, p + 'route')}</code>",
+                field(s, p + "count", "int"),
+                field(s, p + "mean_ms", "num", 2),
+                beyond + field(s, p + "p95_ms", "num", 2),
+            ]
+        )
+    note = (
+        f"<p>What the IdP itself spent on each route at {esc(tier['name'])}, from its own "
+        "<code>/metrics</code> (handling time, all workers; queueing in a busy event loop is not in it, "
+        "so read it beside the IdP's CPU). Set beside the client's steps, it says who served the time: "
+        "in relying-party mode <code>rp:callback</code> holds the service's <code>/token</code> and "
+        "<code>/userinfo</code> calls.</p>"
+    )
+    header = ["IdP route", "Requests", "Mean ms", "p95 ms"]
+    return _section("idp-routes", "Who served each step", note + _scroll(table(header, rows, "tiers")))
 
 
 def _tiers(s: dict[str, Any]) -> str:

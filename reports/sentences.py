@@ -310,8 +310,12 @@ def _failure(r: Plain, h: dict[str, Any]) -> str:
     f = h["first_failure"]
     if f is None:
         if not h["judged_tiers"]:
-            return "unknown: no tier's numbers can be trusted."
-        return "nothing: no trustworthy tier breached the SLO and no generator saturated."
+            return "unknown: no tier's numbers can be trusted" + _sides(r, failing=False) + "."
+        return (
+            "nothing: no trustworthy tier breached the SLO and no generator saturated"
+            + _sides(r, False)
+            + "."
+        )
     name = r.fig("headline.first_failure.name")
     if f["kind"] == "generator":
         text = f"the load generator saturated first, at {name}: the target's limit was not reached"
@@ -329,7 +333,33 @@ def _failure(r: Plain, h: dict[str, Any]) -> str:
         )
     if f["top_failure_check"]:
         text += f"; most frequent failed check: {r.text(f['top_failure_check'])}"
-    return text + "."
+    return text + _sides(r, failing=True) + "."
+
+
+def _sides(r: Plain, failing: bool) -> str:
+    """Relying-party mode: who spent the callback's time, the service or the IdP (reports.idp_routes)."""
+    w = r.s.get("who_served")
+    if not w or not w.get("side"):
+        return ""
+    parts = [
+        f"{route} p95 {r.fig(f'who_served.{key}', 'num', 1, ' ms')}"
+        for route, key in (("/token", "idp_token_p95_ms"), ("/userinfo", "idp_userinfo_p95_ms"))
+        if w.get(key) is not None
+    ]
+    own = f", of which the IdP's own {' and '.join(parts)}" if parts else ""
+    callback = r.fig("who_served.rp_callback_p95_ms", "num", 0, " ms")
+    head = f". At {r.text(w['stage'])}, rp:callback p95 {callback}{own}: "
+    busy = ""
+    if w.get("idp_cpu_per_worker") is not None:
+        busy = f" (its CPU at {r.fig('who_served.idp_cpu_per_worker', 'pct', 0, '%')} of a worker)"
+    if w["side"] == "service":
+        verdict = (
+            "the service's own exchange is the bottleneck, not the IdP"
+            if failing
+            else ("most of the callback's time is the service's own, not the IdP's")
+        )
+        return head + r.strong(verdict) + busy
+    return head + r.strong("the IdP is the bottleneck" if failing else "most of it is the IdP's") + busy
 
 
 _NO_RATE = "unknown: no trustworthy tier met the SLO, so no sustainable rate is known."

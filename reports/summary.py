@@ -17,9 +17,10 @@ from loadtests.workload import WorkloadModel
 from reports.brownout import analyse
 from reports.capacity import DEFAULT_UTILISATION, CapacityModel, Slo, TierPoint, build_capacity_model
 from reports.headline import headline
-from reports.limit import idp_cpu_by_stage, limit_answer, stages_not_needed, with_idp_cpu
+from reports.idp_routes import stage_routes, who_served
+from reports.limit import idp_cpu_by_stage, idp_workers, limit_answer, stages_not_needed, with_idp_cpu
 from reports.run import RunData, StageResult
-from reports.sentences import Plain, brownout_sentence
+from reports.sentences import text_lines
 from reports.steps import steps_that_matter
 from reports.tested import tested
 from reports.trust import MIN_SAMPLES, UNTRUSTED, run_issues, stage_untrusted_reasons
@@ -66,8 +67,10 @@ def summarise_run(
     target = _target(model)
     capacity = _capacity(points, slo, target)
     idp_cpu = idp_cpu_by_stage(run)
+    routes = stage_routes(run)
     tiers = [
         with_idp_cpu(_tier_row(s, p, slo, capacity, min_samples), idp_cpu.get(s.index))
+        | {"idp_routes": routes.get(s.index)}
         for s, p in zip(stages, points, strict=True)
     ]
     issues = run_issues(run, min_samples)
@@ -94,14 +97,27 @@ def summarise_run(
         "stages_not_needed": not_needed,
         "capacity": capacity.to_dict(),
         "brownout": _brownout(run),
+        "who_served": None,
         "notes": [str(n) for n in run.doc.get("notes") or []]
         + [str(n) for n in (run.meta or {}).get("notes") or []]
         + notes,
     }
-    if summary["brownout"] is not None:  # the brownout shape's own question leads the answer
-        coped = f"How it coped with the degraded IdP: {brownout_sentence(Plain(summary))}"
-        summary["headline"]["answer"].insert(0, coped)
+    summary["who_served"] = _who_served(run, summary, routes, idp_cpu)
+    if summary["brownout"] is not None or summary["who_served"] is not None:
+        summary["headline"]["answer"] = text_lines(summary)  # with the brownout's or the sides' sentences
     return summary
+
+
+def _who_served(
+    run: RunData, summary: dict[str, Any], routes: dict[int, list[dict[str, Any]]], idp_cpu: dict[int, float]
+) -> dict[str, Any] | None:
+    """Relying-party mode: which side spent the time, at the first tier that failed, else the heaviest."""
+    failure = summary["headline"].get("first_failure") or {}
+    by_name = {s.name: s for s in run.measured}
+    stage = by_name.get(str(failure.get("name"))) or (run.measured[-1] if run.measured else None)
+    if stage is None:
+        return None
+    return who_served(stage, routes.get(stage.index), idp_cpu.get(stage.index), idp_workers(run) or 1)
 
 
 def _brownout(run: RunData) -> dict[str, Any] | None:

@@ -43,6 +43,13 @@ def test_rp_demo_journeys_counted_on_both_sides_agree(tmp_path: Path) -> None:
     assert {"rp:start", "idp:authorize", "idp:sign_in", "rp:callback", "rp:landing"} <= steps
     assert all(s.startswith(("rp:", "idp:")) for s in steps), steps
     assert 'client_id = "example-gp-portal"' in (run / "idp.toml").read_text()  # registered for the run
+    # who served each step: the IdP's own /token and /userinfo time beside the service's rp:callback
+    summary = json.loads((run / "summary.json").read_text())
+    routes = {r["route"]: r for r in summary["tiers"][0]["idp_routes"]}
+    assert {"/token", "/userinfo", "/authorize"} <= set(routes) and routes["/token"]["count"] > 0
+    served = summary["who_served"]
+    assert served["stage"] == "5m" and served["side"] in ("service", "idp")
+    assert served["idp_token_p95_ms"] < served["rp_callback_p95_ms"]
 
 
 def test_your_own_services_cpu_per_sign_in_from_its_pids(tmp_path: Path) -> None:
