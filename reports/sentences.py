@@ -390,10 +390,28 @@ def _instances(r: Plain, h: dict[str, Any]) -> str:
         return _unmeasured(r, h, "instances_60m") if h["limit"]["lower_bound"] else _NO_RATE
     return (
         f"{r.big(r.fig('headline.instances_60m', 'int'))} {_plural(h['instances_60m'], 'instance')} "
-        "of the size tested, each run at "
+        f"of {_what(r, h)}, each run at "
         f"{r.fig('headline.utilisation', 'pct', 0, '%')} of the measured sustainable "
         f"{r.rate('headline.sustainable_rps')}."
     )
+
+
+def _what(r: Plain, h: dict[str, Any]) -> str:
+    """Instances of what, on what: the side that set the limit, as tested, on the run's CPUs."""
+    tested = r.s.get("tested") or {}
+    workers = (h.get("limit") or {}).get("workers")
+    if tested.get("mode") == "relying party":
+        side = (r.s.get("who_served") or {}).get("side")
+        what = {"service": "the service", "idp": "the IdP"}.get(str(side), "the service and its IdP")
+        thing = f"{what} as tested"
+    elif workers:
+        thing = f"the IdP as tested ({workers} {_plural(workers, 'worker')})"
+    else:
+        thing = "the size tested"
+    cpu, cores = tested.get("cpu_model"), tested.get("cores")
+    if cpu and cores:
+        thing += r.text(f" on {cpu}, {cores} {_plural(cores, 'core')} shared with the load generators")
+    return thing
 
 
 def _surge(r: Plain, h: dict[str, Any]) -> str:
