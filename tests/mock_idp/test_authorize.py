@@ -310,3 +310,21 @@ def test_many_parameters_are_a_page_error(idp: Idp) -> None:
     query = urlencode(idp.authorize_params()) + "&" + "&".join(f"x{i}=1" for i in range(80))
     r = idp.http.get("/authorize?" + query, follow_redirects=False)
     assert_page(r, "invalid_request")
+
+
+def test_no_authorization_response_carries_iss_since_discovery_does_not_advertise_it(idp: Idp) -> None:
+    """RFC 9207 §2.4 and §3: an AS that returns ``iss`` in authorization responses advertises
+    ``authorization_response_iss_parameter_supported``; NHS login does neither, so a client tuned on the
+    mock must not come to rely on it. Success and error responses alike carry none."""
+    assert (
+        "authorization_response_iss_parameter_supported"
+        not in idp.http.get("/.well-known/openid-configuration").json()
+    )
+    none = redirected(idp.authorize(prompt="none"))  # no NHS login session yet
+    assert none["error"] == "sso_login_required" and "iss" not in none
+    error = redirected(idp.authorize(scope="openid made_up"))
+    assert error["error"] == "invalid_scope" and "iss" not in error
+    success = idp.login(1)
+    assert "code" in success and "iss" not in success
+    sso = redirected(idp.authorize(prompt="none"))  # signed in by the session: a code, no pages
+    assert "code" in sso and "iss" not in sso
