@@ -76,7 +76,7 @@ def test_a_run_started_from_the_web_ui_uses_the_options_set_there(idp: IdpServer
             extra = _template_args(http.get("/").text)["extra_options"]
             assert {f"ll_{o.name}" for o in options_for(LOCUST)} == set(extra)  # every option, editable
             assert extra["ll_tiers"]["default_value"] == "1m"  # as the command line set it
-            assert extra["ll_shape"]["choices"] == ["ramp", "spike", "soak", "capacity"]
+            assert extra["ll_shape"]["choices"] == ["ramp", "spike", "soak", "capacity", "brownout"]
             form = {
                 "user_count": "5",
                 "spawn_rate": "5",
