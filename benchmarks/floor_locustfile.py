@@ -2,8 +2,10 @@
 
 Run by ``benchmarks.generator_cpu`` beside the journey, against the same server, pinned to the same
 core: ``LOGINLOAD_FLOOR_OUT`` names the JSON file it writes (its own CPU time and requests over a
-window after a warm-up), then it stops. Bounded both ways: ``MAX_REQUESTS`` in all, and the caller's
-``--run-time``.
+window after a warm-up), then it stops. Closed loop (as fast as it goes) by default; with
+``LOGINLOAD_FLOOR_USER_RATE`` each user is paced to that many requests a second, as a journey's
+requests arrive at a generator that is not saturated. Bounded both ways: ``MAX_REQUESTS`` in all, and the
+caller's ``--run-time``.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-from locust import FastHttpUser, constant, events, task
+from locust import FastHttpUser, constant, constant_throughput, events, task
 from locust.exception import StopUser
 
 MAX_REQUESTS = 2_000_000
 PATH = "/health"
+USER_RATE = float(os.environ.get("LOGINLOAD_FLOOR_USER_RATE", "0"))  # requests/s a user; 0: no pause
 
 
 class _Count:
@@ -32,7 +35,7 @@ C = _Count()
 class Floor(FastHttpUser):
     """One request a task, nothing else: no checks beyond Locust's own (an error status fails)."""
 
-    wait_time = constant(0)
+    wait_time = constant_throughput(USER_RATE) if USER_RATE > 0 else constant(0)
 
     @task
     def get(self) -> None:

@@ -114,8 +114,8 @@ def _accuracy(tmp: Path, host: str, client: str, stage_seconds: float) -> None:
 
 def _journey(
     tmp: Path, host: str, client: str, name: str, rate_scale: float, profile: Path | None
-) -> float | None:
-    """Run B once: generator CPU seconds per completed full login, or None (nothing measured)."""
+) -> tuple[float, float] | None:
+    """Run B once: generator CPU seconds per completed full login and logins/s, or None."""
     workload = tmp / "full-login.toml"
     mix = "\n".join(f"{k} = {1.0 if k == 'full_login' else 0.0}" for k in MIX)
     workload.write_text(f"[workload.journey_mix]\n{mix}\n")
@@ -137,13 +137,17 @@ def _journey(
         f" ({done} logins in {secs:.0f} s at {done / secs:.0f}/s, generator {share:.0%} of a core;"
         f" dropped {dropped}, failed {failed}, p95 {p95} ms)"
     )
-    return per_login
+    return per_login, done / secs
 
 
-def _floor_requests(tmp: Path, host: str, name: str, warmup_s: float = 3.0, window_s: float = 10.0) -> float:
-    """CPU seconds per request of a bare FastHttpUser loop (50 users, closed loop) on the generator core."""
+def _floor_requests(
+    tmp: Path, host: str, name: str, rate: float = 0.0, warmup_s: float = 3.0, window_s: float = 10.0
+) -> float:
+    """CPU seconds per request of a bare FastHttpUser loop on the generator core: 50 users in a closed
+    loop, or (*rate* > 0) 200 users paced to *rate* requests/s in all."""
     out = tmp / f"{name}.json"
-    env = dict(os.environ, LOGINLOAD_FLOOR_OUT=str(out))
+    users = 200 if rate > 0 else 50
+    env = dict(os.environ, LOGINLOAD_FLOOR_OUT=str(out), LOGINLOAD_FLOOR_USER_RATE=str(rate / users))
     env.update(LOGINLOAD_FLOOR_WARMUP_S=str(warmup_s), LOGINLOAD_FLOOR_WINDOW_S=str(window_s))
     cmd = python_module(
         "locust",
@@ -153,9 +157,9 @@ def _floor_requests(tmp: Path, host: str, name: str, warmup_s: float = 3.0, wind
         "--host",
         host,
         "-u",
-        "50",
+        str(users),
         "-r",
-        "50",
+        str(users),
         "--run-time",
         f"{warmup_s + window_s + 20:.0f}s",  # the loop quits itself after its window; this bounds it
         "--only-summary",
@@ -198,7 +202,7 @@ def _crypto_floor(rounds: int = 400) -> tuple[float, float]:
 
 def _round(tmp: Path, host: str, client: str, i: int, a: argparse.Namespace) -> tuple[float, float] | None:
     profile = a.profile / f"journey-{i}.speedscope.json" if a.profile else None
-    per_login = _journey(tmp, host, client, f"journey-{i}", a.rate_scale, profile)
+    journey = _journey(tmp, host, client, f"journey-{i}", a.rate_scale, profile)
     per_request = _floor_requests(tmp, host, f"floor-{i}")
     sign, verify = _crypto_floor()
     floor = REQUESTS_PER_LOGIN * per_request + sign + verify
@@ -206,8 +210,18 @@ def _round(tmp: Path, host: str, client: str, i: int, a: argparse.Namespace) -> 
         f"F  floor: {per_request * 1000:.3f} ms a bare FastHttpUser request x {REQUESTS_PER_LOGIN}"
         f" + RS512 sign {sign * 1000:.3f} ms + verify {verify * 1000:.3f} ms = {floor * 1000:.3f} ms a login"
     )
-    if per_login is None:
+    if journey is None:
         return None
+    per_login, rate = journey
+    # context, not the bar: the same bare loop paced to the journey's request rate, where each request
+    # wakes an idle generator (the closed loop above serves many per wake-up)
+    paced = _floor_requests(tmp, host, f"paced-floor-{i}", rate=rate * REQUESTS_PER_LOGIN)
+    paced_floor = REQUESTS_PER_LOGIN * paced + sign + verify
+    print(
+        f"F' the same loop paced to the journey's {rate * REQUESTS_PER_LOGIN:.0f} requests/s:"
+        f" {paced * 1000:.3f} ms a request -> {paced_floor * 1000:.3f} ms a login"
+        f" (journey / paced floor {per_login / paced_floor:.2f}x)"
+    )
     ratio = per_login / floor
     print(f"=  round {i}: journey {per_login * 1000:.3f} ms / floor {floor * 1000:.3f} ms = {ratio:.2f}x")
     return per_login, floor
