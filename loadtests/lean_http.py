@@ -30,6 +30,7 @@ from geventhttpclient.header import Headers
 from geventhttpclient.response import HTTPConnectionClosed, HTTPSocketPoolResponse
 
 MAX_CONNECTIONS = 1  # per origin and session: a user walks one request at a time
+USER_AGENT = "loginload (Locust load test)"  # says what is calling, as FastHttpSession's default did
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _TARGET_SAFE = "/?&=%:;@!$'()*+,~#[]-._"
 _PLAIN_TARGET = re.compile(r"[A-Za-z0-9/?&=%:;@!$'()*+,~#\[\]._-]*")
@@ -311,7 +312,7 @@ class Session:
         target = target.split("#", 1)[0]
         o = self._origin(origin)
         body = data.encode() if isinstance(data, str) else (data or b"")
-        head = f"{method} {target} HTTP/1.1\r\nHost: {o.host_header}\r\n"
+        head = f"{method} {target} HTTP/1.1\r\nHost: {o.host_header}\r\nUser-Agent: {USER_AGENT}\r\n"
         jar = self.cookiejar
         path = target.split("?", 1)[0]
         cookie = jar.header(o.host, path, o.https) if jar is not None else ""

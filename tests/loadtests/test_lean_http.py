@@ -35,6 +35,7 @@ def _app(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     status = "500 Internal Server Error" if path == "/fail" else "200 OK"
     start_response(status, [("Content-Type", "text/plain; charset=utf-8")])
     echo = f"{environ['REQUEST_METHOD']} {path}?{environ.get('QUERY_STRING', '')} {body.decode()}"
+    echo += f"\nagent: {environ.get('HTTP_USER_AGENT', '')}"
     port = environ["REMOTE_PORT"]
     return [f"{echo}\nport: {port}\ncookie: {environ.get('HTTP_COOKIE', '')}".encode()]
 
@@ -65,7 +66,7 @@ def test_a_request_is_reported_to_locust_when_its_block_ends(base: str) -> None:
     session = Session(events.hook)
     with session.request("POST", base + "/form?x=1", name="step", data="a=1&b=2") as r:
         assert r.status_code == 200
-        assert r.text.startswith("POST /form?x=1 a=1&b=2")
+        assert r.text.startswith("POST /form?x=1 a=1&b=2\nagent: loginload (Locust load test)\n")
         assert r.headers.get("content-type") == "text/plain; charset=utf-8"
         assert events.fired == []
         r.success()
