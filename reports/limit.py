@@ -45,10 +45,11 @@ def limit_search(doc: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def stages_not_needed(run: RunData) -> list[str]:
-    """Planned stages the run never reached because the limit search had stopped it."""
+    """Planned stages the limit search did not need: never reached, or cut short by its stop."""
     if limit_search(run.doc) is None:
         return []
-    return [s.name for s in run.stages if not s.measured]
+    last = run.last_needed
+    return [s.name for s in run.stages if not s.measured or (last is not None and s.index > last)]
 
 
 def idp_cpu_by_stage(run: RunData) -> dict[int, float]:

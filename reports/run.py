@@ -103,7 +103,26 @@ class RunData:
 
     @property
     def measured(self) -> tuple[StageResult, ...]:
-        return tuple(s for s in self.stages if s.measured)
+        """The stages that measured something and were part of the run's answer: a stage the limit
+        search's stop cut short (it began while the master waited for the broken stair's last reports)
+        is kept in ``loadtest.json`` but judged nowhere (:attr:`last_needed`)."""
+        last = self.last_needed
+        return tuple(s for s in self.stages if s.measured and (last is None or s.index <= last))
+
+    @property
+    def last_needed(self) -> int | None:
+        """The last stage the limit search needed: the stair that broke (or saturated a generator), or,
+        when a tier broke, the last tier; None when the search did not stop the run."""
+        raw = self.doc.get("limit_search")
+        if not isinstance(raw, dict):
+            return None
+        stage, ended = raw.get("stage"), raw.get("ended")
+        if ended in ("slo", "generator") and isinstance(stage, int) and not isinstance(stage, bool):
+            return stage
+        if ended == "tier":
+            tiers = [s.index for s in self.stages if s.kind != "step"]
+            return max(tiers) if tiers else None
+        return None
 
 
 def load_run(run_dir: Path) -> RunData:

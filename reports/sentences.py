@@ -323,7 +323,8 @@ def _failure(r: Plain, h: dict[str, Any]) -> str:
         text = f"{r.big(name)} breaches: {r.text('; '.join(f['breaches']))}"
     if f["growth_step"]:
         text += (
-            f". Step growing most: {r.strong(r.fig('headline.first_failure.growth_step'))} (p95 x"
+            ". Step adding most to the journey: "
+            f"{r.strong(r.fig('headline.first_failure.growth_step'))} (p95 x"
             f"{r.fig('headline.first_failure.growth_factor', 'num', 1)} vs {r.text(f['growth_base_tier'])})"
         )
     if f["slowest_step"]:

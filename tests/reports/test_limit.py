@@ -231,7 +231,10 @@ def test_usl_is_fitted_where_throughput_departs_from_offered(tmp_path: Path) -> 
     stairs = [stair(r, completed=c) for r, c in zip(STAIRS[:5], (1.0, 0.99, 0.97, 0.9, 0.8), strict=True)]
     search = {"ended": "slo", "stage": 11, "detail": "stage 259/s: achieved 90% < 98%"}
     s = summarise(limit_run(tmp_path / "run", tier_stages() + stairs, search))
-    assert s["capacity"]["usl"] is not None and s["capacity"]["usl"]["points"] == 13
+    # 8 tiers and the stairs up to the one that broke (stage 11); 311/s, begun while the stop waited
+    # for 259/s's last reports, is kept in loadtest.json but judged nowhere
+    assert s["capacity"]["usl"] is not None and s["capacity"]["usl"]["points"] == 12
+    assert s["stages_not_needed"] == ["311/s"] and s["trust"]["trustworthy"]
 
 
 def test_the_steps_chart_draws_the_steps_that_take_the_time(broke: tuple[Path, Doc]) -> None:
