@@ -8,7 +8,9 @@ and a master that stalls under load cannot make the fault late. At the end the m
 so an IdP the team runs itself is not left degraded.
 
 ``--brownout`` names a preset of :data:`mock_idp.fault_rules.PRESETS` or gives rules in the flag's
-syntax, separated by ``;`` (``token:latency=2s;userinfo:error=503:p=0.1``). A rule's own ``after``
+syntax, separated by ``;`` (``token:latency=2s;userinfo:error=503:p=0.1``). Rules already in force
+(``loginload run --fault``, or a team's own) are kept beside the brownout's and put back at the end;
+their windows, if they have any, count again from the brownout's start. A rule's own ``after``
 / ``for`` are read inside the brownout stage: ``token:latency=2s:after=10s:for=5s`` is degraded
 from 10 s into the stage, for 5 s.
 """
@@ -19,6 +21,7 @@ import dataclasses
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Sequence
 from typing import Any
 
 from loadtests.run_plan import RunPlan
@@ -66,14 +69,26 @@ def windowed(rules: tuple[FaultRule, ...], start_s: float, end_s: float) -> tupl
     return tuple(out)
 
 
-def set_faults(base_url: str, token: str, rules: tuple[FaultRule, ...]) -> dict[str, Any]:
-    """Replace the IdP's fault rules; its answer (the rules in force), or BrownoutError."""
-    body = json.dumps({"rules": [r.to_text() for r in rules]}).encode()
+def rules_in_force(base_url: str, token: str) -> list[str]:
+    """The IdP's rules before the brownout (``--fault`` ones, say), as texts; BrownoutError if unreadable."""
+    answer = _call("GET", base_url, token, None)
+    return [str(r["text"]) for r in answer.get("rules", []) if isinstance(r, dict) and "text" in r]
+
+
+def set_faults(
+    base_url: str, token: str, rules: tuple[FaultRule, ...], kept: Sequence[str] = ()
+) -> dict[str, Any]:
+    """Put the IdP's rules: *kept* (the ones in force before) and *rules*; its answer, or BrownoutError.
+    ``PUT /admin/faults`` replaces the whole set, so what was in force is sent again beside them."""
+    body = json.dumps({"rules": [*kept, *(r.to_text() for r in rules)]}).encode()
     return _call("PUT", base_url, token, body)
 
 
-def clear_faults(base_url: str, token: str) -> dict[str, Any]:
-    return _call("DELETE", base_url, token, None)
+def restore_faults(base_url: str, token: str, kept: Sequence[str]) -> dict[str, Any]:
+    """The rules in force before the brownout, again (none: the set cleared)."""
+    if not kept:
+        return _call("DELETE", base_url, token, None)
+    return _call("PUT", base_url, token, json.dumps({"rules": kept}).encode())
 
 
 def _call(method: str, base_url: str, token: str, body: bytes | None) -> dict[str, Any]:

@@ -141,7 +141,8 @@ def _set_brownout(collector: Collector, host: str, values: Namespace) -> None:
     given = [r.to_text() for r in brownout.rules_of(values.brownout)]  # as the user wrote them
     record: dict[str, Any] = {"rules": given, "window_s": [start, end], "error": None}
     try:
-        brownout.set_faults(host, values.idp_admin_token, rules)
+        record["kept"] = brownout.rules_in_force(host, values.idp_admin_token)
+        brownout.set_faults(host, values.idp_admin_token, rules, record["kept"])
     except brownout.BrownoutError as exc:
         record["error"] = str(exc)
         collector.notes.append(f"brownout: the faults were not set, so nothing was degraded: {exc}")
@@ -203,7 +204,8 @@ def _test_stop(environment: Any, **_: Any) -> None:
     if P.collector is not None and isinstance(environment.runner, MasterRunner | LocalRunner):
         if P.collector.brownout is not None and P.values is not None:
             try:  # the IdP is not left degraded, even by a run stopped inside its brownout window
-                brownout.clear_faults(_host(environment), P.values.idp_admin_token)
+                kept = P.collector.brownout.get("kept") or []
+                brownout.restore_faults(_host(environment), P.values.idp_admin_token, kept)
             except brownout.BrownoutError as exc:
                 P.collector.notes.append(f"brownout: the faults could not be cleared: {exc}")
         P.collector.write()

@@ -80,4 +80,4 @@ def test_an_unreachable_admin_api_is_one_line() -> None:
     with pytest.raises(brownout.BrownoutError, match="PUT /admin/faults failed"):
         brownout.set_faults("http://127.0.0.1:9", "t", ())
     with pytest.raises(brownout.BrownoutError, match="needs the IdP's admin token"):
-        brownout.clear_faults("http://127.0.0.1:9", "")
+        brownout.restore_faults("http://127.0.0.1:9", "", [])
