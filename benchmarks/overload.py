@@ -63,12 +63,13 @@ def request_bytes(port: int, rp: ClientRegistration, route: str = "authorize") -
         "state": "s",
         "nonce": "n",
     }
-    authorize = f"GET /authorize?{urlencode(params)} HTTP/1.1\r\nHost: {HOST}:{port}\r\n\r\n".encode()
+    path = f"/authorize?{urlencode(params)}"
+    authorize = f"GET {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\n\r\n".encode()
     if route == "authorize":
         return authorize
     conn = http.client.HTTPConnection(HOST, port, timeout=10)
     try:
-        conn.request("GET", f"/authorize?{urlencode(params)}")
+        conn.request("GET", path)
         form = parse_page(conn.getresponse().read().decode()).form("email")
     finally:
         conn.close()

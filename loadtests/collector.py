@@ -155,12 +155,7 @@ class Collector:
     def _verdict(self, index: int, slo: Slo) -> tuple[tuple[str, ...], list[str]]:
         """A finished stage's SLO breaches and the generators that ran saturated in it."""
         s = self.aggregate.stages.get(index)
-        start, end = self.stage_window(index)
-        saturated = [
-            g
-            for g in self.generators
-            if (share := self.aggregate.cpu_share(g, start + 1.0, end)) is not None and share >= SATURATED_CPU
-        ]
+        saturated = _saturated(self._generator_cpu(index))
         if s is None:
             return ("nothing measured",), saturated
         started, offered = s.counts.get("started", 0), s.counts.get("offered", 0)
@@ -199,12 +194,17 @@ class Collector:
         self._dirty.discard(index)
         return result
 
+    def _generator_cpu(self, index: int) -> dict[str, float | None]:
+        """Each generator's CPU share over a stage (from its first second to two after its end, when
+        its last reports are in): what the report shows and the limit search's stop reads."""
+        start, end = self.stage_window(index)
+        return {g: self.aggregate.cpu_share(g, start + 1.0, end + 2.0) for g in self.generators}
+
     def _stage_result(self, index: int) -> dict[str, Any]:
         stage = self.plan.stages[index]
         s = self.aggregate.stages.get(index, stats.StageStats())
-        start, end = self.stage_window(index)
-        cpu = {g: self.aggregate.cpu_share(g, start + 1.0, end + 2.0) for g in self.generators}
-        saturated = [g for g, share in cpu.items() if share is not None and share >= SATURATED_CPU]
+        cpu = self._generator_cpu(index)
+        saturated = _saturated(cpu)
         counts = dict(s.counts)
         elapsed = stage.duration_s
         journeys_offered = counts.get("offered", 0) - counts.get("offered:refresh", 0)
@@ -220,7 +220,7 @@ class Collector:
             "target_journeys_per_s": stage.target_rate,
             "offered_journeys_per_s": journeys_offered / elapsed,
             "achieved_journeys_per_s": journeys_started / elapsed,
-            "completed_journeys_per_s": _journeys(counts, "completed") / elapsed,
+            "completed_journeys_per_s": journey_count(counts, "completed") / elapsed,
             "dropped_share": counts.get("dropped", 0) / counts["offered"] if counts.get("offered") else 0.0,
         }
 
@@ -278,5 +278,10 @@ class Collector:
         atomic.write_text(self.out / STATUS, json.dumps(self.status()))
 
 
-def _journeys(counts: dict[str, int], outcome: str) -> int:
+def _saturated(cpu: dict[str, float | None]) -> list[str]:
+    return [g for g, share in cpu.items() if share is not None and share >= SATURATED_CPU]
+
+
+def journey_count(counts: dict[str, int], outcome: str) -> int:
+    """Journeys (not token refreshes) with this outcome in a stage's counters."""
     return sum(v for k, v in counts.items() if k.startswith(f"{outcome}:") and k != f"{outcome}:refresh")

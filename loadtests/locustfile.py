@@ -137,9 +137,9 @@ def _set_brownout(collector: Collector, host: str, values: Namespace) -> None:
     assert collector.t0 is not None
     start, end = brownout.window(collector.plan)
     lead = collector.t0 - time.time()  # the rules' clock starts when they are set: now
-    rules = brownout.windowed(brownout.rules_of(values.brownout), lead + start, lead + end)
-    given = [r.to_text() for r in brownout.rules_of(values.brownout)]  # as the user wrote them
-    record: dict[str, Any] = {"rules": given, "window_s": [start, end], "error": None}
+    given = brownout.rules_of(values.brownout)
+    rules = brownout.windowed(given, lead + start, lead + end)
+    record: dict[str, Any] = {"rules": [r.to_text() for r in given], "window_s": [start, end], "error": None}
     try:
         record["kept"] = brownout.rules_in_force(host, values.idp_admin_token)
         brownout.set_faults(host, values.idp_admin_token, rules, record["kept"])

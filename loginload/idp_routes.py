@@ -11,34 +11,32 @@ report reads it beside the IdP's CPU.
 
 from __future__ import annotations
 
-import re
 import urllib.request
 from typing import Any
 
+from prometheus_client.parser import text_string_to_metric_families
+
 METRIC = "mock_idp_request_seconds"
-_LINE = re.compile(METRIC + r"_(bucket|count|sum)\{([^}]*)\} ([0-9.eE+-]+|NaN)")
-_LABEL = re.compile(r'(\w+)="([^"]*)"')
 TIMEOUT_S = 2.0
 
 
 def parse(text: str) -> dict[str, dict[str, Any]]:
     """Route -> {"le": [finite upper bounds], "buckets": [cumulative counts], "count", "sum"} (the
-    ``+Inf`` bucket is ``count``, left out so the JSON stays strict)."""
+    ``+Inf`` bucket is ``count``, left out so the JSON stays strict), read with prometheus_client's
+    parser of the exposition format."""
     routes: dict[str, dict[str, Any]] = {}
-    for kind, labels, value in _LINE.findall(text):
-        found = dict(_LABEL.findall(labels))
-        route = found.get("route")
-        if route is None:
-            continue
-        entry = routes.setdefault(route, {"le": [], "buckets": [], "count": 0.0, "sum": 0.0})
-        number = float(value)
-        if kind == "bucket":
-            le = found.get("le", "+Inf")
-            if le != "+Inf":
-                entry["le"].append(float(le))
-                entry["buckets"].append(number)
-        else:
-            entry[kind] = number
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            kind = sample.name.removeprefix(METRIC + "_")
+            route = sample.labels.get("route")
+            if kind == sample.name or kind not in ("bucket", "count", "sum") or route is None:
+                continue
+            entry = routes.setdefault(route, {"le": [], "buckets": [], "count": 0.0, "sum": 0.0})
+            if kind != "bucket":
+                entry[kind] = float(sample.value)
+            elif sample.labels.get("le", "+Inf") != "+Inf":
+                entry["le"].append(float(sample.labels["le"]))
+                entry["buckets"].append(float(sample.value))
     return {r: e for r, e in routes.items() if e["count"] > 0}
 
 

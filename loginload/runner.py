@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtests import LOCUSTFILE
+from loadtests.collector import journey_count
 from loadtests.options import BY_NAME, DEFAULT_CLIENT, command_line, redacted, without_option_env
 from loadtests.run_files import IDP_CPU, LOADTEST, RUN_META, STATUS
 from loadtests.safety import allowed_hosts, check_target
@@ -338,12 +339,7 @@ def _completed_journeys(path: Path) -> int:
         doc = json.loads(path.read_text())
     except (OSError, ValueError):
         return 0
-    return sum(
-        int(v)
-        for stage in doc.get("stages", [])
-        for k, v in stage.get("counts", {}).items()
-        if k.startswith("completed:") and k != "completed:refresh"
-    )
+    return sum(journey_count(stage.get("counts", {}), "completed") for stage in doc.get("stages", []))
 
 
 class PreflightFailed(HarnessError):
