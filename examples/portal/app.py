@@ -1,5 +1,9 @@
 """The portal: home -> "Continue to NHS login" -> NHS login -> callback -> account -> signed-in pages.
 
+Opened from inside the NHS App, the home page carries ``?assertedLoginIdentity=`` (the App's
+single sign-on assertion); the portal passes it on to NHS login as ``asserted_login_identity`` with
+``prompt=none``, and the citizen is signed in with no NHS login page (or sees the apology page).
+
     uvicorn --factory examples.portal.app:from_env --workers 2 --port 8000
 
 A failed sign-in is a **200** apology page, as many real services answer (so a load test must read
@@ -14,6 +18,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlencode
 
 import httpx
 from starlette.applications import Starlette
@@ -29,6 +34,7 @@ from examples.portal.settings import CALLBACK_PATH, PortalSettings
 
 log = logging.getLogger("portal")
 HOME, LOGIN, ACCOUNT, PRESCRIPTIONS, STATS = "/", "/login", "/account", "/account/prescriptions", "/stats"
+ASSERTED = "assertedLoginIdentity"  # the NHS App's name for the query parameter
 APOLOGY = "Sorry, we could not sign you in"
 NAME = "Example GP portal"
 
@@ -51,6 +57,9 @@ def _user(request: Request) -> dict[str, Any] | None:
 async def home(request: Request) -> Response:
     if _user(request):
         return RedirectResponse(ACCOUNT, 302)
+    asserted = request.query_params.get(ASSERTED, "")
+    if asserted:  # opened from the NHS App: straight to the sign-in, the assertion with it
+        return RedirectResponse(f"{LOGIN}?{urlencode({ASSERTED: asserted})}", 302)
     return _page(
         NAME,
         "<p>Book appointments and order repeat prescriptions.</p>"
@@ -61,7 +70,7 @@ async def home(request: Request) -> Response:
 async def login(request: Request) -> Response:
     nhs: NhsLogin = request.app.state.nhs
     try:
-        url, pending = await nhs.authorization_url()
+        url, pending = await nhs.authorization_url(request.query_params.get(ASSERTED, ""))
     except (httpx.HTTPError, KeyError, ValueError) as exc:
         log.warning("NHS login is unreachable: %s", exc)
         return _page(APOLOGY, "<p>NHS login is not available. Try again later.</p>")

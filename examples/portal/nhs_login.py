@@ -95,7 +95,10 @@ class NhsLogin:
                 self.meta = meta
         return self.meta
 
-    async def authorization_url(self) -> tuple[str, Pending]:
+    async def authorization_url(self, asserted: str = "") -> tuple[str, Pending]:
+        """Where to send the citizen; *asserted*, the NHS App's ``assertedLoginIdentity``, goes on as
+        ``asserted_login_identity`` with ``prompt=none``: single sign-on, no NHS login page (a refusal
+        comes back to the callback as ``sso_login_required``, and the apology page)."""
         meta = await self.discover()
         pending = Pending(secrets.token_urlsafe(16), secrets.token_urlsafe(16), secrets.token_urlsafe(48))
         params = {
@@ -111,6 +114,8 @@ class NhsLogin:
         }
         if self.s.prompt:
             params["prompt"] = self.s.prompt
+        if asserted:
+            params.update(asserted_login_identity=asserted, prompt="none")
         return add_params_to_uri(meta["authorization_endpoint"], params), pending
 
     async def complete(self, query: dict[str, str], pending: Pending | None) -> dict[str, Any]:

@@ -65,6 +65,25 @@ def test_a_callback_without_a_started_sign_in_is_a_200_apology(portal: Portal) -
 
 
 @pytest.mark.server
+def test_the_nhs_apps_assertion_goes_on_to_nhs_login_and_a_refused_one_is_a_200_apology(
+    portal: Portal,
+) -> None:
+    before = stats(portal)
+    with httpx.Client(trust_env=False, timeout=HTTP_TIMEOUT) as browser:
+        r = browser.get(portal.demo.start_url, params={"assertedLoginIdentity": "not.a.jwt"})
+        assert r.status_code == 302 and r.headers["location"] == "/login?assertedLoginIdentity=not.a.jwt"
+        r = browser.get(portal.demo.base_url + r.headers["location"])
+        authorize = httpx.URL(r.headers["location"])
+        assert authorize.params["asserted_login_identity"] == "not.a.jwt"
+        assert authorize.params["prompt"] == "none"
+        r = browser.get(authorize)  # NHS login refuses it: back to the callback with the error
+        assert r.status_code == 302 and "error=sso_login_required" in r.headers["location"]
+        r = browser.get(r.headers["location"])
+    assert r.status_code == 200 and "Sorry, we could not sign you in" in r.text
+    assert stats(portal)["failed_sign_ins"] == before["failed_sign_ins"] + 1
+
+
+@pytest.mark.server
 def test_a_wrong_registered_key_fails_the_exchange_with_an_apology(tmp_path: Path) -> None:
     p = start_portal(tmp_path, register_wrong_key=True)
     try:
