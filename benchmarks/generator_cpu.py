@@ -48,6 +48,7 @@ MIX = (
     "uplift",
     "abandoned",
     "registration",
+    "nhs_app_sso",
 )
 
 

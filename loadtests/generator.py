@@ -21,7 +21,7 @@ from typing import Any
 import gevent
 from gevent.queue import Queue
 
-from loadtests import stats
+from loadtests import sso_journey, stats
 from loadtests.accounts import CsvAccounts, MockPopulation
 from loadtests.arrivals import REFRESH, Arrival, arrivals
 from loadtests.journeys import JourneyFailed, JourneyRunner, Provider, SharedState
@@ -29,6 +29,7 @@ from loadtests.oidc_client import ClientRegistration
 from loadtests.options import rule_of
 from loadtests.rp_journeys import RpJourneyRunner
 from loadtests.rp_target import RpTarget
+from loadtests.rp_walk import Browser
 from loadtests.run_plan import RunPlan
 from loadtests.safety import check_target
 from loadtests.workload import Journey
@@ -58,6 +59,7 @@ class Generator:
     provider: Provider | None = None
     accounts: Any = None
     rp: RpTarget | None = None  # relying-party mode: the service's sign-in, checks and pages
+    app: ClientRegistration | None = None  # the NHS App (RP1) of single sign-on: the client itself
 
     def __post_init__(self) -> None:
         o = self.opts
@@ -90,7 +92,30 @@ class Generator:
             scope=self.opts.scope,
             vtr=self.opts.vtr,
         )
+        self.app = rp if self.rp is None else self._nhs_app(self.provider)
         return self.provider
+
+    def _nhs_app(self, provider: Provider) -> ClientRegistration | None:
+        """Relying-party mode: the NHS App's registration (``client_config``, which ``loginload run``
+        registers with the embedded IdP beside the service) and its signed-in citizens, before the load.
+        None when there is none: single sign-on starts are then full logins, counted as fallbacks."""
+        try:
+            app = ClientRegistration.from_dev_client(self.opts.client_config)
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            log.warning(
+                "loginload: no NHS App client (%s) for single sign-on: %s", self.opts.client_config, exc
+            )
+            return None
+        browser = Browser()  # httpx, not Locust's client: the App's sign-ins are not the load's requests
+        try:
+            population = self.plan.stages[0].population
+            found = sso_journey.open_app_sessions(
+                browser, provider, app, self.accounts, population, sso_journey.APP_SESSIONS
+            )
+        finally:
+            browser.close()
+        self.shared.sessions.extend(found)
+        return app if found else None
 
     # -- the scheduler ---------------------------------------------------------------------------
     def run_schedule(self, t0: float, index: int, count: int, pool: int) -> None:
@@ -162,7 +187,16 @@ class Generator:
             runner: JourneyRunner | RpJourneyRunner = (
                 JourneyRunner(client, self.provider, self.shared, rng, record, backend=backend)
                 if self.rp is None
-                else RpJourneyRunner(client, self.provider, self.shared, rng, record, self.rp, self.allowed)
+                else RpJourneyRunner(
+                    client,
+                    self.provider,
+                    self.shared,
+                    rng,
+                    record,
+                    self.rp,
+                    self.allowed,
+                    self.plan.model.rp_pages_per_session,
+                )
             )
             outcome = self._run(runner, a, rng)
         except JourneyFailed as exc:
@@ -198,6 +232,16 @@ class Generator:
                 index, cookies = device
                 return runner.login(a.kind, self.accounts.account(index), cookies)
             # no device remembered yet in this process: sign in fully and remember this one
+            return runner.login(Journey.FULL_LOGIN, self.accounts.pick(rng, population))
+        if a.kind == Journey.NHS_APP_SSO:
+            session = sso_journey.pick_session(self.shared, rng) if self.app is not None else None
+            if session is not None and self.app is not None:
+                asserted = sso_journey.asserted_identity(self.app, session.jti)
+                if isinstance(runner, RpJourneyRunner):
+                    return runner.sso(asserted)
+                return sso_journey.sign_in(runner, asserted)
+            # no session to assert yet (the run's start) or no NHS App: sign in fully, counted
+            self.recorder.count(a.stage, sso_journey.FALLBACK)
             return runner.login(Journey.FULL_LOGIN, self.accounts.pick(rng, population))
         if a.kind == Journey.REGISTRATION:
             if not isinstance(self.accounts, MockPopulation):

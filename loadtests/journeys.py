@@ -92,6 +92,7 @@ class Provider:
 class Session:
     refresh_token: str
     sub: str
+    jti: str = ""  # the first ID token's: NHS App single sign-on names it (loadtests.sso_journey)
 
 
 @dataclass
@@ -355,7 +356,8 @@ class JourneyRunner:
             raise JourneyFailed("id_token", str(exc)) from None
         self._userinfo(tokens, claims["sub"], "userinfo")
         if "refresh_token" in tokens:
-            self.shared.sessions.append(Session(tokens["refresh_token"], claims["sub"]))
+            session = Session(tokens["refresh_token"], claims["sub"], claims.get("jti", ""))
+            self.shared.sessions.append(session)
         return "completed"
 
     def _userinfo(self, tokens: dict[str, Any], sub: str, name: str) -> None:
@@ -381,7 +383,7 @@ class JourneyRunner:
         tokens = _json(t, "refresh")
         self._userinfo(tokens, session.sub, "userinfo_session")
         if "refresh_token" in tokens:
-            self.shared.sessions.append(Session(tokens["refresh_token"], session.sub))
+            self.shared.sessions.append(Session(tokens["refresh_token"], session.sub, session.jti))
         return "completed"
 
 

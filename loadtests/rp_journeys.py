@@ -7,16 +7,23 @@
     ...           NHS login session is sent straight back, with no pages, as a browser would be
     rp:callback   the service's callback: *its* back end exchanges the code and reads userinfo
     rp:landing    each redirect the service sends after its callback, to the signed-in page
-    rp:page:PATH  signed-in pages a session visits (--rp-pages)
+    rp:page:PATH  signed-in pages a session visits (--rp-pages), rp_pages_per_session of them
+
+NHS App single sign-on (``nhs_app_sso``, :meth:`RpJourneyRunner.sso`): the citizen arrives at the
+sign-in URL with ``?assertedLoginIdentity=`` (the App's assertion, :mod:`loadtests.sso_journey`); the
+service must forward it as ``asserted_login_identity`` (``rp_sso_not_forwarded``), and NHS login
+sends the citizen straight back (``idp:authorize_sso``), or names its refusal (``idp:sso_login_required``).
 
 The first failed check ends the journey and names who failed: ``rp_*`` the service, ``idp:*`` NHS
 login. Every URL is checked against the allowed hosts before it is requested, and every walk is
 bounded in hops, so a service that redirects in circles fails ``rp_redirect_loop`` instead of
-spinning. The generator signs nothing in this mode: the service does the cryptography.
+spinning. The generator signs nothing in this mode but the NHS App's assertion: the service does the
+rest of the cryptography.
 """
 
 from __future__ import annotations
 
+import math
 import random
 import re
 from html import unescape
@@ -28,6 +35,7 @@ from loadtests.journeys import FORM, JourneyFailed, JourneyRunner, Provider, Sha
 from loadtests.oidc_client import parse_page
 from loadtests.rp_target import RpTarget
 from loadtests.safety import TargetNotAllowed, check_target
+from loadtests.sso_journey import APP_PARAM, PARAM, refused
 from loadtests.workload import Journey
 
 MAX_HOPS = 8  # the service's redirects and pages before NHS login, and after its callback
@@ -68,6 +76,7 @@ class RpJourneyRunner:
         record: Any,
         target: RpTarget,
         allowed: frozenset[str],
+        pages_per_session: float | None = None,
     ) -> None:
         self.idp = JourneyRunner(client, provider, shared, rng, record, prefix="idp:")
         self.step = Step(client, record)
@@ -75,6 +84,8 @@ class RpJourneyRunner:
         self.target = target
         self.allowed = allowed
         self.rng = rng
+        # a mean, each session drawing its own count; None (the preflight): every listed page once
+        self.pages_per_session = pages_per_session
 
     def login(self, kind: str, account: Account, cookies: list[Any] | None = None) -> str:
         """One citizen signs in to the service through NHS login's pages (or its SSO session)."""
@@ -84,6 +95,18 @@ class RpJourneyRunner:
         """A new citizen creates an NHS login on its pages (the mock's email and SMS *code*), then is
         sent back to the service."""
         return self._walk(Journey.REGISTRATION, None, None, code)
+
+    def sso(self, asserted: str) -> str:
+        """A citizen signed in to the NHS App opens the service: its sign-in URL with the App's
+        assertion, which the service forwards to NHS login; no NHS login page is shown."""
+        self.idp.fresh_browser(None)
+        start = self.target.start
+        authorize = self._to_idp(f"{start}{'&' if '?' in start else '?'}{APP_PARAM}={asserted}")
+        if f"{PARAM}=" not in authorize:
+            raise JourneyFailed("rp_sso_not_forwarded", f"the service sent no {PARAM}: {authorize[:160]}")
+        r = self.idp.step("authorize_sso", "GET", authorize, (302,))
+        refused(_location(r, authorize), "idp:")
+        return self._back_from_idp(r, authorize)
 
     def refresh(self) -> str:
         """Not the generator's to do here: the service refreshes its own tokens (none are scheduled)."""
@@ -100,6 +123,10 @@ class RpJourneyRunner:
                 r = self.idp.sign_in(kind, account, r, authorize)
                 if r is None:
                     return "abandoned"
+        return self._back_from_idp(r, authorize)
+
+    def _back_from_idp(self, r: Any, authorize: str) -> str:
+        """NHS login's redirect *r* to the service's callback, its landing page, the signed-in pages."""
         callback = self._allowed(_location(r, authorize), "idp_redirect")
         if callback.startswith(self.provider.authorization_endpoint):
             raise JourneyFailed("idp_redirect", f"NHS login redirected to itself: {callback[:120]}")
@@ -116,10 +143,10 @@ class RpJourneyRunner:
             raise JourneyFailed(f"{check}_not_allowed", str(exc)) from None
         return url
 
-    def _to_idp(self) -> str:
-        """From the service's sign-in URL to NHS login's authorization URL, by redirects or a page's
-        link or form; the authorization URL itself is not requested here."""
-        url = self._allowed(self.target.start, "rp_start")
+    def _to_idp(self, start: str | None = None) -> str:
+        """From the service's sign-in URL (or *start*) to NHS login's authorization URL, by redirects or
+        a page's link or form; the authorization URL itself is not requested here."""
+        url = self._allowed(start or self.target.start, "rp_start")
         seen = {url}
         r = self.step("rp:start", "GET", url, (200, *REDIRECTS))
         for _ in range(MAX_HOPS):
@@ -205,16 +232,28 @@ class RpJourneyRunner:
             raise JourneyFailed(check, f"{describe(r, url)}; --rp-expect {t.expect.pattern!r} was not found")
 
     def _pages(self) -> None:
-        """Signed-in pages, picked by weight, one visit per page listed, with the session's cookies."""
+        """Signed-in pages with the session's cookies: as many as the session draws, each picked by
+        weight (every listed page once when no mean is given)."""
         pages = self.target.pages
         if not pages:
             return
         paths, weights = zip(*pages, strict=True)
-        for path in self.rng.choices(paths, weights, k=len(pages)):
+        mean = self.pages_per_session
+        visits = list(paths) if mean is None else self.rng.choices(paths, weights, k=poisson(self.rng, mean))
+        for path in visits:
             url = self._allowed(urljoin(self.target.start, path), "rp_page")
             r = self.step(f"rp:page:{path}", "GET", url, (200, *REDIRECTS))
             if r.status_code in REDIRECTS:
                 raise JourneyFailed("rp_page_signed_out", f"{path} redirected to {_location(r, url)[:120]}")
+
+
+def poisson(rng: random.Random, mean: float) -> int:
+    """A Poisson draw (Knuth's product of uniforms; *mean* is at most 100, so a few hundred steps)."""
+    limit, k, product = math.exp(-mean), 0, rng.random()
+    while product > limit:
+        k += 1
+        product *= rng.random()
+    return k
 
 
 def _form_request(method: str, action: str, fields: dict[str, str]) -> tuple[str, str, str | None]:

@@ -45,6 +45,7 @@ class Journey(StrEnum):
     UPLIFT = "uplift"
     ABANDONED = "abandoned"
     REGISTRATION = "registration"
+    NHS_APP_SSO = "nhs_app_sso"
 
 
 # The HTTP requests each journey makes, in order. The Locust scenarios walk these steps, so the
@@ -71,6 +72,8 @@ JOURNEY_STEPS: Mapping[Journey, tuple[str, ...]] = MappingProxyType(
             "token",
             "userinfo",
         ),
+        # single sign-on from the NHS App: /authorize answers the code at once (asserted_login_identity)
+        Journey.NHS_APP_SSO: ("authorize_sso", "token", "userinfo"),
     }
 )
 JOURNEY_REQUESTS: Mapping[Journey, int] = MappingProxyType({j: len(s) for j, s in JOURNEY_STEPS.items()})
@@ -127,7 +130,10 @@ class JourneyMix:
     """
 
     remembered_device: float = _param(
-        0.45, "returning NHS App users mostly skip SMS (remembered device/biometrics); assumption", _WEIGHT
+        0.35,
+        "returning NHS App users mostly skip SMS (remembered device/biometrics); assumption (0.45 before"
+        " nhs_app_sso took its tenth)",
+        _WEIGHT,
     )
     full_login: float = _param(
         0.30, "password + SMS code: new device or cleared cookies; assumption", _WEIGHT
@@ -143,6 +149,13 @@ class JourneyMix:
         0.03,
         "account growth 2.2m→28m in 2020-21 (~66k a day) against ~2.5m sessions a day ≈ 3% of journeys;"
         " walked against the embedded mock only",
+        _WEIGHT,
+    )
+    nhs_app_sso: float = _param(
+        0.10,
+        "a service opened inside the NHS App signs the citizen in by single sign-on, no pages; NHS login"
+        " publishes no split; assumption: a tenth of journeys, taken from remembered_device (returning"
+        " App users who reach a service through the App instead of signing in to it)",
         _WEIGHT,
     )
 
@@ -215,6 +228,13 @@ class WorkloadModel:
     userinfo_per_login: float = _param(1.0, "the RP reads claims once after the token call", Range(0, 100))
     mean_journey_s: float = _param(
         60.0, "citizen time from /authorize to code incl. SMS wait", Range(0, 3600, lo_open=True)
+    )
+    rp_pages_per_session: float = _param(
+        3.0,
+        "relying-party mode: signed-in pages (--rp-pages) a session visits after landing, a mean (each"
+        " session draws its own, Poisson); one task such as a repeat prescription is about three pages"
+        " (list, choose, confirm); assumption",
+        Range(0, 100),
     )
     journey_mix: JourneyMix = field(default_factory=JourneyMix, metadata={"why": _MIX_WHY})
 

@@ -96,6 +96,9 @@ def test_journeys_complete_at_the_target_rate_and_histograms_merge(idp: IdpServe
         assert stage["latency"]["journey"]["count"] > 0
         assert stage["latency"]["step:token"]["count"] >= stage["latency"]["journey"]["count"]
         assert set(stage["generator_cpu"]) == set(doc["generators"])
+    # NHS App single sign-on: earlier logins' ID tokens sign citizens in with no page
+    sso = [s["latency"].get("step:authorize_sso", {}).get("count", 0) for s in doc["stages"]]
+    assert sum(sso) > 0, sso
 
 
 def test_a_pool_too_small_for_the_schedule_drops_starts(idp: IdpServer, tmp_path: Path) -> None:
@@ -113,7 +116,7 @@ def test_registration_journeys_create_accounts_through_every_step(idp: IdpServer
     """Only registrations: each walks the mock's registration pages to tokens, on both workers."""
     config = tmp_path / "workload.toml"
     weights = {j: 0 for j in ("remembered_device", "full_login", "wrong_password", "sms_retry")}
-    weights |= {"first_visit_consent": 0, "uplift": 0, "abandoned": 0, "registration": 1}
+    weights |= {"first_visit_consent": 0, "uplift": 0, "abandoned": 0, "registration": 1, "nhs_app_sso": 0}
     config.write_text("[workload.journey_mix]\n" + "".join(f"{k} = {v}\n" for k, v in weights.items()))
     doc = run_distributed(
         idp,

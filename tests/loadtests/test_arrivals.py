@@ -153,6 +153,7 @@ def test_journey_kinds_follow_a_custom_mix() -> None:
                 "uplift": 0,
                 "abandoned": 0,
                 "registration": 0,  # weight 0 is never picked
+                "nhs_app_sso": 0,
             }
         }
     )

@@ -76,6 +76,13 @@ def test_cli_json_parses(capsys: pytest.CaptureFixture[str]) -> None:
     assert data["tiers"][2]["logins_per_s"] == pytest.approx(125.0)
     assert data["model"]["burst_factor"] == 1.5
     assert data["journey_requests"]["full_login"] == 5
+    assert data["journey_requests"]["nhs_app_sso"] == 3
+
+
+def test_plan_shows_the_single_sign_on_variant_and_the_pages_per_session() -> None:
+    text = render_plan(WorkloadModel(), (60_000_000,))
+    assert "  journey_mix.nhs_app_sso = 0.1 (3 requests) — a service opened inside the NHS App" in text
+    assert "  rp_pages_per_session = 3 — relying-party mode" in text
 
 
 def test_cli_default_table(capsys: pytest.CaptureFixture[str]) -> None:

@@ -185,7 +185,7 @@ def test_plan_sizing_bad_config_is_one_line_exit_2(
 def test_plan_has_the_launch_row(capsys: pytest.CaptureFixture[str]) -> None:
     text = render_plan(WorkloadModel(), (500_000, 60_000_000))
     row = next(line for line in text.splitlines() if line.split()[:1] == ["60m(x10)"])
-    assert row.split()[1] == "1,250.00" and row.split()[2] == "9,507.7"  # docs/workload-model.md's row
+    assert row.split()[1] == "1,250.00" and row.split()[2] == "9,404.6"  # docs/workload-model.md's row
     assert run_cli(["plan", "--json", "--tiers", "60m"]) == 0
     launch = json.loads(capsys.readouterr().out)["launch"]
     assert launch["surge"] == 10.0 and launch["logins_per_s"] == pytest.approx(1250.0)

@@ -125,6 +125,25 @@ def test_journey_request_counts() -> None:
     assert all(JOURNEY_STEPS[j][-2:] == ("token", "userinfo") for j in COMPLETED_JOURNEYS)
 
 
+def test_nhs_app_single_sign_on_is_a_tenth_of_journeys_and_three_requests() -> None:
+    assert JOURNEY_STEPS[Journey.NHS_APP_SSO] == ("authorize_sso", "token", "userinfo")  # no page
+    assert Journey.NHS_APP_SSO in COMPLETED_JOURNEYS
+    fractions = WorkloadModel().journey_fractions()
+    assert fractions[Journey.NHS_APP_SSO] == pytest.approx(0.10)
+    assert fractions[Journey.REMEMBERED_DEVICE] == pytest.approx(0.35)  # the tenth it took
+    off = WorkloadModel.from_mapping({"journey_mix": {"nhs_app_sso": 0}}).rates(10_000_000)
+    on = WorkloadModel().rates(10_000_000)
+    assert off.journey_rates[Journey.NHS_APP_SSO] == 0 and on.requests_per_s < off.requests_per_s
+
+
+def test_rp_pages_per_session_is_a_parameter_with_its_range() -> None:
+    assert WorkloadModel().rp_pages_per_session == 3.0
+    assert WorkloadModel.from_mapping({"rp_pages_per_session": 0}).rp_pages_per_session == 0
+    with pytest.raises(ValueError, match=r"rp_pages_per_session=101 is out of range"):
+        WorkloadModel.from_mapping({"rp_pages_per_session": 101})
+    assert any(name == "rp_pages_per_session" for name, _, _ in WorkloadModel().assumptions())
+
+
 @pytest.mark.parametrize(("session_s", "expected"), [(600, 2), (239, 0), (240, 1), (1000, 4)])
 def test_refreshes_per_login_counts_whole_intervals(session_s: int, expected: int) -> None:
     assert simple_model(session_length_s=session_s).refreshes_per_login == expected
