@@ -243,7 +243,8 @@ OPTIONS: tuple[Option, ...] = (
         "rp_pages",
         rp_target.pages,
         "",
-        "signed-in pages a session visits after landing, e.g. /account,/account/orders:3 (path:weight)",
+        "signed-in pages a session visits after landing (rp_pages_per_session of them, a mean),"
+        " e.g. /account,/account/orders:3 (path:weight)",
         unset="none",
     ),
     Option(

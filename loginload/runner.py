@@ -23,7 +23,7 @@ from loadtests.collector import journey_count
 from loadtests.options import BY_NAME, DEFAULT_CLIENT, command_line, redacted, without_option_env
 from loadtests.run_files import IDP_CPU, LOADTEST, RUN_META, STATUS
 from loadtests.safety import allowed_hosts, check_target
-from loginload import idp_routes
+from loginload import idp_routes, nhs_app
 from loginload.machine import machine, versions
 from loginload.preflight import RunSettings
 from loginload.processes import Child, cpu_seconds, cpu_seconds_of, free_port, python_module, wait_http_ok
@@ -63,6 +63,7 @@ class Runner:
         self.logs = run_dir / "logs"
         self.idp: Child | None = None
         self.demo: Demo | None = None  # --rp demo: the bundled service, started for the run
+        self.app: nhs_app.NhsApp | None = None  # relying-party runs: the NHS App, single sign-on's RP1
         self.cpu: dict[str, float] = {}  # CPU seconds during the load, by side (the IdP, the service)
         self.rp_url = "" if self.opts.rp == DEMO else self.opts.rp
         self.master: Child | None = None
@@ -133,15 +134,21 @@ class Runner:
             wait_http_ok(url + "/health", START_DEADLINE_S, self.idp)
         except RuntimeError as exc:
             raise HarnessError(f"the embedded mock IdP did not start: {exc}") from None
+        if self.app is not None:  # the generators play the NHS App: its registration is their client
+            return url, str(self.app.client_file)
         return url, o.client_config or str(state / "dev-client.json")
 
     def _rp_clients(self) -> str:
-        """The service's ``[[clients]]`` registration for the embedded IdP (the demo's is made now)."""
+        """The service's ``[[clients]]`` registration for the embedded IdP (the demo's is made now), and
+        the NHS App's, whose key the generators hold for single sign-on (made now too)."""
         o = self.opts
+        if not o.rp:
+            return ""
+        self.app = nhs_app.create(self.dir / "nhs-app")
         if o.rp == DEMO:
             self.demo = prepare_demo(self.dir / "rp-demo", free_port())
-            return self.demo.registration.clients_toml
-        return Path(o.rp_client).read_text() if o.rp_client else ""
+            return self.demo.registration.clients_toml + self.app.clients_toml
+        return (Path(o.rp_client).read_text() if o.rp_client else "") + "\n" + self.app.clients_toml
 
     def _start_rp(self, issuer: str) -> None:
         """The demo service, then one citizen end to end through the service before any load."""

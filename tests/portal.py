@@ -1,5 +1,6 @@
-"""The demo service for real, for the tests: ``loginload idp`` with the portal registered, and the
-portal on uvicorn (two workers), both on 127.0.0.1, started and stopped by PID."""
+"""The demo service for real, for the tests: ``loginload idp`` with the portal registered (and the NHS
+App, single sign-on's first relying party, as ``loginload run`` registers it), and the portal on uvicorn
+(two workers), both on 127.0.0.1, started and stopped by PID."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from loginload import nhs_app
 from loginload.processes import free_port
 from loginload.rp_demo import Demo, prepare_demo
 from tests.servers import IdpServer, start_idp
@@ -18,6 +20,7 @@ from tests.servers import IdpServer, start_idp
 class Portal:
     idp: IdpServer
     demo: Demo
+    app: nhs_app.NhsApp
 
 
 def start_portal(base: Path, register_wrong_key: bool = False) -> Portal:
@@ -30,15 +33,16 @@ def start_portal(base: Path, register_wrong_key: bool = False) -> Portal:
         clients = clients.replace(
             clients.split("redirect_uris = ")[1].split("\n")[0], f'["{demo.base_url}/callback"]'
         )
+    app = nhs_app.create(base / "nhs-app")
     config = base / "idp.toml"
-    config.write_text("[idp]\npopulation = 10000000\n" + clients)  # as large as the tests' tiers
+    config.write_text("[idp]\npopulation = 10000000\n" + clients + app.clients_toml)  # as the tests' tiers
     idp = start_idp(base / "state", "--config", str(config))
     try:
         demo.start(idp.base_url, base / "logs")
     except BaseException:
         idp.stop()
         raise
-    return Portal(idp, demo)
+    return Portal(idp, demo, app)
 
 
 @pytest.fixture(scope="module")

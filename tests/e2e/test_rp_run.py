@@ -42,7 +42,12 @@ def test_rp_demo_journeys_counted_on_both_sides_agree(tmp_path: Path) -> None:
     steps = {n.split(":", 1)[1] for s in doc["stages"] for n in s.get("latency", {}) if n.startswith("step:")}
     assert {"rp:start", "idp:authorize", "idp:sign_in", "rp:callback", "rp:landing"} <= steps
     assert all(s.startswith(("rp:", "idp:")) for s in steps), steps
-    assert 'client_id = "example-gp-portal"' in (run / "idp.toml").read_text()  # registered for the run
+    # NHS App single sign-on through the service: no NHS login page, and the App held sessions from the start
+    assert "idp:authorize_sso" in steps and counts.get("completed:nhs_app_sso", 0) > 0
+    assert "fallback:nhs_app_sso" not in counts
+    idp_toml = (run / "idp.toml").read_text()
+    assert 'client_id = "example-gp-portal"' in idp_toml  # registered for the run, and the App beside it
+    assert 'client_id = "loginload-nhs-app"' in idp_toml
     # who served each step: the IdP's own /token and /userinfo time beside the service's rp:callback
     summary = json.loads((run / "summary.json").read_text())
     routes = {r["route"]: r for r in summary["tiers"][0]["idp_routes"]}

@@ -3,16 +3,27 @@ named by who served them, and each way a service can go wrong fails its own chec
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
 
+from loadtests import sso_journey
+from loadtests.accounts import Account, MockPopulation
+from loadtests.journeys import JourneyFailed, SharedState
+from loadtests.oidc_client import ClientRegistration
 from loadtests.options import BY_NAME, defaults
-from loadtests.rp_walk import WalkFailed, walk_one
+from loadtests.rp_journeys import RpJourneyRunner
+from loadtests.rp_target import RpTarget
+from loadtests.rp_walk import Browser, WalkFailed, discover, walk_one
+from loadtests.workload import Journey
 from tests.portal import Portal, start_portal
+from tests.servers import HTTP_TIMEOUT
 
 pytestmark = pytest.mark.server
 NOTHING: frozenset[str] = frozenset()
@@ -103,3 +114,68 @@ def loopy() -> Iterator[str]:
 def test_a_service_that_never_reaches_nhs_login(portal: Portal, loopy: str, path: str, check: str) -> None:
     with pytest.raises(WalkFailed, match=check):
         walk_one(portal.idp.base_url, rp_values(loopy + path), NOTHING)  # type: ignore[arg-type]
+
+
+class OneCitizen:
+    """The accounts the NHS App signs in: always the same citizen (one who used the service before)."""
+
+    def __init__(self, account: Account) -> None:
+        self.chosen = account
+
+    def pick(self, rng: random.Random, population: int) -> Account:
+        return self.chosen
+
+
+def _sign_ins(portal: Portal) -> int:
+    r = httpx.get(portal.demo.base_url + "/stats", trust_env=False, timeout=HTTP_TIMEOUT)
+    count: int = r.json()["sign_ins"]
+    return count
+
+
+def test_a_citizen_in_the_nhs_app_opens_the_service_with_no_nhs_login_page(portal: Portal) -> None:
+    steps: list[str] = []
+    browser, app_browser = Browser(), Browser()
+    try:
+        provider = discover(portal.idp.base_url, NOTHING, browser.http)
+        target = RpTarget.from_values(rp_values(portal.demo.start_url, rp_expect="Your NHS account"))  # type: ignore[arg-type]
+        assert target is not None
+        record: Any = lambda name, seconds: steps.append(name)  # noqa: E731
+        runner = RpJourneyRunner(browser, provider, SharedState(), random.Random(1), record, target, NOTHING)
+        citizen = MockPopulation().account(4242)
+        assert runner.login(Journey.FULL_LOGIN, citizen) == "completed"  # consents to the service
+        app = ClientRegistration.from_dev_client(portal.app.client_file)
+        (session,) = sso_journey.open_app_sessions(
+            app_browser, provider, app, OneCitizen(citizen), 10_000_000, 1
+        )
+        steps.clear()
+        before = _sign_ins(portal)
+        asserted = sso_journey.asserted_identity(app, session.jti)
+        assert runner.sso(asserted) == "completed"
+        assert steps == ["rp:start", "rp:sign_in", "idp:authorize_sso", "rp:callback", "rp:landing"]
+        assert _sign_ins(portal) == before + 1
+        with pytest.raises(JourneyFailed) as failed:  # the same assertion again: single use
+            runner.sso(asserted)
+        assert failed.value.check == "idp:sso_login_required"
+    finally:
+        browser.close()
+        app_browser.close()
+
+
+def test_a_session_visits_as_many_pages_as_it_draws(portal: Portal) -> None:
+    values = rp_values(portal.demo.start_url, rp_expect="Your NHS account", rp_pages="/account/prescriptions")
+    target = RpTarget.from_values(values)  # type: ignore[arg-type]
+    assert target is not None
+    visits = []
+    browser = Browser()
+    try:
+        provider = discover(portal.idp.base_url, NOTHING, browser.http)
+        for seed in range(6):
+            steps: list[str] = []
+            record: Any = lambda name, seconds, steps=steps: steps.append(name)  # noqa: E731
+            rng = random.Random(seed)
+            runner = RpJourneyRunner(browser, provider, SharedState(), rng, record, target, NOTHING, 3.0)
+            runner.login(Journey.FULL_LOGIN, MockPopulation().account(5000 + seed))
+            visits.append(steps.count("rp:page:/account/prescriptions"))
+    finally:
+        browser.close()
+    assert len(set(visits)) > 1 and sum(visits) > 6  # drawn per session around 3, not once each
