@@ -257,6 +257,15 @@ OPTIONS: tuple[Option, ...] = (
         unset="none (with --rp demo, the demo's own)",
     ),
     Option(
+        "rp_metrics",
+        t.url,
+        "",
+        "your service's Prometheus /metrics URL (its process_cpu_seconds_total), for its CPU per sign-in"
+        " when it is not local (loopback or --allow-target hosts only)",
+        ORCHESTRATOR,
+        unset="none",
+    ),
+    Option(
         "idp_port",
         t.positive_int,
         8765,

@@ -22,11 +22,12 @@ from loadtests.brownout import check_values
 from loadtests.options import SMOKE, rule_of, slo_of
 from loadtests.rp_target import DEMO
 from loadtests.run_plan import RunPlan, check_population, largest_population, plan_from_options
-from loadtests.safety import allowed_hosts, check_target
+from loadtests.safety import TargetNotAllowed, allowed_hosts, check_target
 from loadtests.slo import Slo
 from loadtests.workload import WorkloadModel
 from loginload.project_config import load_project_config
 from loginload.run_options import resolve
+from loginload.service_cpu import METRIC, scrape
 from mock_idp.clients import client_from_config
 from mock_idp.population import PopulationRule
 from mock_idp.settings import MAX_POPULATION, load_config_file
@@ -93,13 +94,17 @@ def check_rp(values: Namespace) -> None:
     for pid in values.rp_pid:
         if not Path(f"/proc/{pid}").exists():
             raise ValueError(f"--rp-pid {pid}: no such process on this machine")
-    if values.rp == DEMO and values.rp_pid:
-        raise ValueError("--rp demo measures its own processes; --rp-pid is for your own service")
+    if values.rp == DEMO and (values.rp_pid or values.rp_metrics):
+        given = "--rp-pid" if values.rp_pid else "--rp-metrics"
+        raise ValueError(f"--rp demo measures its own processes; {given} is for your own service")
     if not values.rp:
-        for name in ("rp_client", "rp_expect", "rp_expect_status", "rp_expect_url", "rp_pages", "rp_pid"):
+        names = ("rp_client", "rp_expect", "rp_expect_status", "rp_expect_url", "rp_pages", "rp_pid")
+        for name in (*names, "rp_metrics"):
             if getattr(values, name):
                 raise ValueError(f"--{name.replace('_', '-')} needs --rp (relying-party mode)")
         return
+    if values.rp_metrics:
+        check_rp_metrics(values)
     if values.rp != DEMO:
         check_target(values.rp, allowed_hosts(values.allow_target))
         if not values.rp_client and not values.target:  # the embedded IdP's dev client is new each run
@@ -131,6 +136,23 @@ def check_rp(values: Namespace) -> None:
                     f"--idp-port {values.idp_port}: the port is in use (another loginload idp?); "
                     "choose another, and configure the service's issuer with it"
                 ) from None
+
+
+def check_rp_metrics(values: Namespace) -> None:
+    """``--rp-metrics``: one way of reading the service's CPU, on an allowed host, answering now with
+    the CPU counter (the service is already running: loginload does not start it)."""
+    url = values.rp_metrics
+    if values.rp_pid:
+        raise ValueError("--rp-metrics and --rp-pid both read the service's CPU; give one of them")
+    allowed = allowed_hosts(values.allow_target)
+    try:
+        check_target(url, allowed)
+    except TargetNotAllowed as exc:
+        raise ValueError(f"--rp-metrics {url}: {exc}") from None
+    if scrape(url, allowed) is None:
+        raise ValueError(
+            f"--rp-metrics {url}: no {METRIC} there (is the service up, and is this its Prometheus /metrics?)"
+        )
 
 
 def target_population(target: str) -> int | None:

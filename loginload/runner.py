@@ -21,7 +21,7 @@ from typing import Any
 from loadtests import LOCUSTFILE
 from loadtests.collector import journey_count
 from loadtests.options import BY_NAME, DEFAULT_CLIENT, command_line, redacted, without_option_env
-from loadtests.run_files import IDP_CPU, LOADTEST, RUN_META, STATUS
+from loadtests.run_files import IDP_CPU, LOADTEST, RUN_META, SERVICE_CPU, STATUS
 from loadtests.safety import allowed_hosts, check_target
 from loginload import idp_routes, nhs_app
 from loginload.machine import machine, versions
@@ -29,6 +29,7 @@ from loginload.preflight import RunSettings
 from loginload.processes import Child, cpu_seconds, cpu_seconds_of, free_port, python_module, wait_http_ok
 from loginload.progress import Progress
 from loginload.rp_demo import DEMO, DEMO_EXPECT, DEMO_PAGES, Demo, prepare_demo, sign_ins
+from loginload.service_cpu import CpuMeter, scrape
 from mock_idp import atomic
 from mock_idp.idp_command import without_idp_env
 
@@ -65,6 +66,8 @@ class Runner:
         self.demo: Demo | None = None  # --rp demo: the bundled service, started for the run
         self.app: nhs_app.NhsApp | None = None  # relying-party runs: the NHS App, single sign-on's RP1
         self.cpu: dict[str, float] = {}  # CPU seconds during the load, by side (the IdP, the service)
+        self.service: CpuMeter | None = None  # the service's CPU (--rp demo, --rp-pid, --rp-metrics)
+        self.service_series: list[dict[str, float]] = []  # its CPU share, once a second
         self.rp_url = "" if self.opts.rp == DEMO else self.opts.rp
         self.master: Child | None = None
         self.workers: list[Child] = []
@@ -89,9 +92,15 @@ class Runner:
             if self.opts.rp:
                 self._start_rp(target)
             self._start_locust(target, client)
-            cpu0 = self._side_cpu()
+            self.service = self._service_meter()
+            if self.service is not None:
+                self.service.tick(time.time())
+            cpu0 = self._idp_cpu()
             self._watch()
-            self.cpu = {k: round(v - cpu0.get(k, 0.0), 3) for k, v in self._side_cpu().items()}
+            self.cpu = {k: round(v - cpu0.get(k, 0.0), 3) for k, v in self._idp_cpu().items()}
+            if self.service is not None:
+                self.service.tick(time.time())
+                self.cpu["service"] = round(self.service.total, 3)
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)
@@ -240,6 +249,7 @@ class Runner:
         idp_cpu0 = (time.time(), cpu_seconds(self.idp.pid)) if self.idp else None
         with progress:
             while self.master.alive():
+                now = time.time()
                 if self.stop_reason:
                     self.notes.append(
                         f"interrupted by {self.stop_reason}; the report covers what was measured"
@@ -252,7 +262,7 @@ class Runner:
                             f"generator {w.name} exited early ({w.proc.returncode}): {w.tail(3)}"
                         )
                 if self.idp is not None and idp_cpu0 is not None:
-                    now, cpu = time.time(), cpu_seconds(self.idp.pid)
+                    cpu = cpu_seconds(self.idp.pid)
                     share = (cpu - idp_cpu0[1]) / max(now - idp_cpu0[0], 1e-6)
                     self.idp_series.append({"at": now, "cpu_share": share})
                     idp_cpu0 = (now, cpu)
@@ -261,6 +271,8 @@ class Runner:
                         routes = idp_routes.sample(self.idp_url)
                         if routes is not None:
                             self.route_series.append({"at": now, "routes": routes})
+                if self.service is not None and (served := self.service.tick(now)) is not None:
+                    self.service_series.append({"at": now, "cpu_share": served})
                 progress.refresh()
                 time.sleep(1.0)  # the watch loop's tick: progress and CPU sampling once a second
         if self.master.proc.returncode not in (0, 1):
@@ -289,20 +301,36 @@ class Runner:
             routes = [{"t": p["at"] - t0, "routes": p["routes"]} for p in self.route_series]
             data = {"workers": self.opts.idp_workers, "series": series, "routes": routes}
             atomic.write_text(self.dir / IDP_CPU, json.dumps(data))
+        if self.service is not None:
+            series = [{"t": p["at"] - t0, "cpu_share": p["cpu_share"]} for p in self.service_series]
+            service = {"source": self.service.source, "series": series}
+            atomic.write_text(self.dir / SERVICE_CPU, json.dumps(service))
         return doc
 
-    def _side_cpu(self) -> dict[str, float]:
-        """CPU seconds so far of each side the runner started (process trees, read from /proc)."""
-        sides = {"idp": self.idp, "service": self.demo.child if self.demo else None}
-        out = {name: cpu_seconds(c.pid) for name, c in sides.items() if c is not None}
-        if self.opts.rp_pid:  # the user's own service, by the PIDs they named (with their children)
-            out["service"] = cpu_seconds_of(self.opts.rp_pid)
-        return out
+    def _idp_cpu(self) -> dict[str, float]:
+        """CPU seconds so far of the embedded IdP's process tree (read from /proc)."""
+        return {"idp": cpu_seconds(self.idp.pid)} if self.idp is not None else {}
+
+    def _service_meter(self) -> CpuMeter | None:
+        """How the service's CPU is read: the demo's process tree, the user's PIDs (with their
+        children), or the user's Prometheus /metrics (on a host the preflight allowed)."""
+        o = self.opts
+        if self.demo is not None and self.demo.child is not None:
+            pid = self.demo.child.pid
+            return CpuMeter(lambda: cpu_seconds(pid), "demo")
+        if o.rp_pid:
+            pids = list(o.rp_pid)
+            return CpuMeter(lambda: cpu_seconds_of(pids), "pid")
+        if o.rp_metrics:
+            url, allowed = o.rp_metrics, allowed_hosts(o.allow_target)
+            return CpuMeter(lambda: scrape(url, allowed), "metrics")
+        return None
 
     def _rp_meta(self) -> dict[str, Any] | None:
         if not self.opts.rp:
             return None
         meta: dict[str, Any] = {"start": self.rp_url, "demo": self.demo is not None}
+        meta["cpu_source"] = self.service.source if self.service is not None else None
         if self.demo is not None:  # the service's own count, to set beside the journeys counted
             meta["service"] = sign_ins(self.demo.stats_dir)
             done = meta["service"]["sign_ins"]
@@ -310,9 +338,13 @@ class Runner:
             meta["cpu_ms_per_sign_in"] = (
                 {k: round(1000 * v / done, 3) for k, v in self.cpu.items()} if done else {}
             )
-        elif self.opts.rp_pid:  # a user's service: per journey completed, as the generators counted
+        elif self.service is not None:  # a user's service: per journey completed, as the generators counted
             done = _completed_journeys(self.dir / LOADTEST)
-            meta.update(pids=list(self.opts.rp_pid), cpu_s=self.cpu, journeys_completed=done)
+            meta.update(cpu_s=self.cpu, journeys_completed=done)
+            if self.opts.rp_pid:
+                meta["pids"] = list(self.opts.rp_pid)
+            if self.opts.rp_metrics:
+                meta["metrics"] = self.opts.rp_metrics
             meta["cpu_ms_per_sign_in"] = (
                 {k: round(1000 * v / done, 3) for k, v in self.cpu.items()} if done else {}
             )

@@ -8,7 +8,8 @@ single sign-on assertion); the portal passes it on to NHS login as ``asserted_lo
 
 A failed sign-in is a **200** apology page, as many real services answer (so a load test must read
 the page, not only its status). ``/stats`` is the service's own count of sign-ins, summed over its
-workers. Sessions are Starlette's signed cookie, so any worker serves any request.
+workers; ``/metrics`` the answering worker's CPU (``process_cpu_seconds_total``) for ``--rp-metrics``.
+Sessions are Starlette's signed cookie, so any worker serves any request.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import httpx
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
@@ -34,6 +36,7 @@ from examples.portal.settings import CALLBACK_PATH, PortalSettings
 
 log = logging.getLogger("portal")
 HOME, LOGIN, ACCOUNT, PRESCRIPTIONS, STATS = "/", "/login", "/account", "/account/prescriptions", "/stats"
+METRICS = "/metrics"
 ASSERTED = "assertedLoginIdentity"  # the NHS App's name for the query parameter
 APOLOGY = "Sorry, we could not sign you in"
 NAME = "Example GP portal"
@@ -121,6 +124,13 @@ async def stats(request: Request) -> Response:
     return JSONResponse(request.app.state.counter.totals())
 
 
+async def metrics(request: Request) -> Response:
+    """Prometheus' default registry: the answering worker's own process collector
+    (``process_cpu_seconds_total``), as a service exposes it for ``loginload run --rp-metrics``. Each
+    uvicorn worker has its own counter, so read it from a portal with one worker."""
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
 def create_app(settings: PortalSettings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -136,6 +146,7 @@ def create_app(settings: PortalSettings) -> Starlette:
             Route(ACCOUNT, account),
             Route(PRESCRIPTIONS, prescriptions),
             Route(STATS, stats),
+            Route(METRICS, metrics),
         ],
         middleware=[
             Middleware(

@@ -28,6 +28,20 @@ def values(**kw: object) -> object:
         ({"rp_pid": [1]}, "--rp-pid needs --rp"),
         ({"rp": "demo", "rp_pid": [1]}, "--rp demo measures its own processes"),
         ({"rp": "demo", "rp_pid": [2**22 + 1]}, f"--rp-pid {2**22 + 1}: no such process"),
+        ({"rp_metrics": "http://127.0.0.1:9/metrics"}, "--rp-metrics needs --rp"),
+        ({"rp": "demo", "rp_metrics": "http://127.0.0.1:9/metrics"}, "--rp-metrics is for your own service"),
+        (
+            {"rp": "http://127.0.0.1:8000/", "rp_metrics": "http://127.0.0.1:9/metrics", "rp_pid": [1]},
+            "give one of them",
+        ),
+        (
+            {"rp": "http://127.0.0.1:8000/", "rp_metrics": "http://svc.example.com/metrics"},
+            "--rp-metrics http://svc.example.com/metrics: refusing to send load to svc.example.com",
+        ),
+        (
+            {"rp": "http://127.0.0.1:8000/", "rp_metrics": "http://127.0.0.1:9/metrics"},
+            "--rp-metrics http://127.0.0.1:9/metrics: no process_cpu_seconds_total there",
+        ),
     ],
 )
 def test_rp_options_that_cannot_work_together(given: dict[str, object], says: str) -> None:
