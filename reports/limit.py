@@ -53,14 +53,18 @@ def stages_not_needed(run: RunData) -> list[str]:
 
 
 def idp_cpu_by_stage(run: RunData) -> dict[int, float]:
-    """Mean IdP CPU (cores, all workers together) over each measured stage's steady window.
+    """Mean IdP CPU (cores, all workers together) over each measured stage's steady window."""
+    return cpu_by_stage(run, run.idp)
 
-    ``idp.json`` points carry ``t`` (seconds from the run's ``t0``) or ``at`` (epoch seconds)."""
-    if not run.idp or not isinstance(run.idp.get("series"), list):
+
+def cpu_by_stage(run: RunData, record: dict[str, Any] | None) -> dict[int, float]:
+    """Mean CPU (cores) of a ``{"series": [...]}`` record (``idp.json``, ``service.json``) over each
+    measured stage's steady window; points carry ``t`` (seconds from ``t0``) or ``at`` (epoch seconds)."""
+    if not record or not isinstance(record.get("series"), list):
         return {}
     t0 = run.doc.get("t0") if isinstance(run.doc.get("t0"), int | float) else None
     points: list[tuple[float, float]] = []
-    for p in run.idp["series"]:
+    for p in record["series"]:
         share = p.get("cpu_share") if isinstance(p, dict) else None
         if not _number(share):
             continue

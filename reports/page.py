@@ -185,6 +185,7 @@ def _idp_routes(s: dict[str, Any]) -> str:
 
 
 def _tiers(s: dict[str, Any]) -> str:
+    service = any(t.get("service_cpu_ms_per_login") is not None for t in s["tiers"])  # relying-party mode
     header = [
         "Tier",
         "Target /s",
@@ -199,6 +200,7 @@ def _tiers(s: dict[str, Any]) -> str:
         "Dropped",
         "Gen. CPU max",
         "IdP CPU ms/login",
+        *(["Service CPU ms/login"] if service else []),
         "SLO",
     ]
     rows = []
@@ -219,11 +221,18 @@ def _tiers(s: dict[str, Any]) -> str:
                 field(s, p + "dropped_rate", "pct", 1, "%"),
                 field(s, p + "generator_cpu_max", "pct", 0, "%"),
                 field(s, p + "idp_cpu_ms_per_login", "num", 2),
+                *([field(s, p + "service_cpu_ms_per_login", "num", 2)] if service else []),
                 f'<span class="{verdict}" title="{esc(why)}">{field(s, p + "slo_verdict")}</span>'
                 + (f'<br><small class="why">{esc(why)}</small>' if why else ""),
             ]
         )
-    note = "<p>Rates are journeys (logins) per second; percentiles come from each tier's steady window.</p>"
+    note = "<p>Rates are journeys (logins) per second; percentiles come from each tier's steady window."
+    if service:
+        note += (
+            " CPU per login is each side's mean CPU over the steady window divided by the completed "
+            "journeys per second: the IdP's, and the service's beside it."
+        )
+    note += "</p>"
     return _section("tiers", "Tiers", note + _scroll(table(header, rows, "tiers")))
 
 

@@ -1,4 +1,5 @@
-"""Read a run folder: ``loadtest.json`` (required), ``run.json`` and ``idp.json`` (both optional).
+"""Read a run folder: ``loadtest.json`` (required), ``run.json``, ``idp.json`` and ``service.json``
+(all optional).
 
 ``loadtest.json`` is written by ``loadtests/collector.py`` while the run goes on, so a report may be
 built from a run that is still going, was interrupted or crashed: stages not reached yet are kept but
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from loadtests.run_files import IDP_CPU, LOADTEST, RUN_META
+from loadtests.run_files import IDP_CPU, LOADTEST, RUN_META, SERVICE_CPU
 from reports import hdr
 
 
@@ -90,6 +91,7 @@ class RunData:
     meta: dict[str, Any] | None
     idp: dict[str, Any] | None
     problems: tuple[str, ...] = field(default=())
+    service: dict[str, Any] | None = None  # relying-party mode: the service's CPU (service.json)
 
     @property
     def workload(self) -> dict[str, Any]:
@@ -142,7 +144,8 @@ def load_run(run_dir: Path) -> RunData:
     stages = tuple(_stage(i, raw, problems) for i, raw in enumerate(doc["stages"]) if isinstance(raw, dict))
     meta = _optional(run_dir / RUN_META, problems)
     idp = _optional(run_dir / IDP_CPU, problems)
-    return RunData(run_dir, doc, stages, meta, idp, tuple(problems))
+    service = _optional(run_dir / SERVICE_CPU, problems)
+    return RunData(run_dir, doc, stages, meta, idp, tuple(problems), service)
 
 
 def stage_result(position: int, raw: dict[str, Any]) -> StageResult:

@@ -71,12 +71,14 @@ class Html(Plain):
 def answer(r: Plain) -> Answer:
     h, target = r.s["headline"], r.s["target"]
     coped = [("How it coped with the degraded IdP", brownout_sentence(r))] if r.s.get("brownout") else []
+    cpu = [("CPU per sign-in, service and IdP", cpu_sentence(r))] if r.s.get("cpu_per_sign_in") else []
     return [
         *coped,
         ("Where the limit lies", limit_sentence(r, h)),
         ("Highest tier meeting the SLO", _highest(r, h)),
         ("Where latency bends", _knee(r, h)),
         ("What fails first", _failure(r, h)),
+        *cpu,
         (f"Instances for 60m ({target['logins_per_s']:,.1f} logins/s)", _instances(r, h)),
         (
             f"Instances for a launch-day surge (x{target['launch_surge']:g}, "
@@ -361,6 +363,35 @@ def _sides(r: Plain, failing: bool) -> str:
         )
         return head + r.strong(verdict) + busy
     return head + r.strong("the IdP is the bottleneck" if failing else "most of it is the IdP's") + busy
+
+
+CPU_SOURCES = {
+    "demo": "the demo's processes",
+    "pid": "its processes (--rp-pid)",
+    "metrics": "its /metrics (--rp-metrics)",
+}
+RUN_BASIS = {"service_sign_ins": "sign-in the service counted", "journeys_completed": "journey completed"}
+
+
+def cpu_sentence(r: Plain) -> str:
+    """Relying-party mode: the service's CPU per sign-in beside the IdP's, at a stage and over the run."""
+    c = r.s["cpu_per_sign_in"]
+    parts = []
+    if c["stage"] is not None:
+        idp = r.fig("cpu_per_sign_in.idp_ms", "num", 2, " ms")
+        parts.append(
+            f"at {r.text(c['stage'])} (steady window, per completed journey): the service "
+            f"{r.strong(r.fig('cpu_per_sign_in.service_ms', 'num', 2, ' ms'))}, the IdP {idp}"
+        )
+    if c["run"] is not None:
+        idp = r.fig("cpu_per_sign_in.run.idp_ms", "num", 2, " ms")
+        parts.append(
+            f"over the whole run the service {r.fig('cpu_per_sign_in.run.service_ms', 'num', 2, ' ms')}, the "
+            f"IdP {idp} per {r.text(RUN_BASIS.get(c['run']['per'], 'sign-in'))}"
+        )
+    source = CPU_SOURCES.get(str(c["source"]))
+    tail = r.text(f" (the service's CPU read from {source})") if source else ""
+    return "; ".join(parts) + tail + "."
 
 
 _NO_RATE = "unknown: no trustworthy tier met the SLO, so no sustainable rate is known."

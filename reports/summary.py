@@ -21,6 +21,7 @@ from reports.idp_routes import stage_routes, who_served
 from reports.limit import idp_cpu_by_stage, idp_workers, limit_answer, stages_not_needed, with_idp_cpu
 from reports.run import RunData, StageResult
 from reports.sentences import text_lines
+from reports.service_cpu import cpu_per_sign_in, service_cpu_by_stage, with_service_cpu
 from reports.steps import steps_that_matter
 from reports.tested import tested
 from reports.trust import MIN_SAMPLES, UNTRUSTED, run_issues, stage_untrusted_reasons
@@ -66,10 +67,13 @@ def summarise_run(
     points = [_point(s, min_samples) for s in stages]
     target = _target(model)
     capacity = _capacity(points, slo, target)
-    idp_cpu = idp_cpu_by_stage(run)
+    idp_cpu, service_cpu = idp_cpu_by_stage(run), service_cpu_by_stage(run)
     routes = stage_routes(run)
     tiers = [
-        with_idp_cpu(_tier_row(s, p, slo, capacity, min_samples), idp_cpu.get(s.index))
+        with_service_cpu(
+            with_idp_cpu(_tier_row(s, p, slo, capacity, min_samples), idp_cpu.get(s.index)),
+            service_cpu.get(s.index),
+        )
         | {"idp_routes": routes.get(s.index)}
         for s, p in zip(stages, points, strict=True)
     ]
@@ -98,12 +102,13 @@ def summarise_run(
         "capacity": capacity.to_dict(),
         "brownout": _brownout(run),
         "who_served": None,
+        "cpu_per_sign_in": cpu_per_sign_in(run, tiers),
         "notes": [str(n) for n in run.doc.get("notes") or []]
         + [str(n) for n in (run.meta or {}).get("notes") or []]
         + notes,
     }
     summary["who_served"] = _who_served(run, summary, routes, idp_cpu)
-    if summary["brownout"] is not None or summary["who_served"] is not None:
+    if any(summary[k] is not None for k in ("brownout", "who_served", "cpu_per_sign_in")):
         summary["headline"]["answer"] = text_lines(summary)  # with the brownout's or the sides' sentences
     return summary
 
@@ -231,4 +236,5 @@ def _run_info(run: RunData) -> dict[str, Any]:
         "options": doc.get("options") or {},
         "meta": {k: v for k, v in meta.items() if k not in ("slo", "notes")},
         "has_idp_cpu": run.idp is not None,
+        "has_service_cpu": run.service is not None,
     }

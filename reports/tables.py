@@ -31,6 +31,8 @@ STAGE_COLUMNS = (
     ("generator_cpu_max", "generator_cpu_max"),
     ("idp_cpu", "idp_cpu"),
     ("idp_cpu_ms_per_login", "idp_cpu_ms_per_login"),
+    ("service_cpu", "service_cpu"),
+    ("service_cpu_ms_per_login", "service_cpu_ms_per_login"),
     ("trustworthy", "trustworthy"),
     ("slo_pass", "slo_pass"),
     ("slo_verdict", "slo_verdict"),

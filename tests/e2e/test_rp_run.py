@@ -55,6 +55,13 @@ def test_rp_demo_journeys_counted_on_both_sides_agree(tmp_path: Path) -> None:
     served = summary["who_served"]
     assert served["stage"] == "5m" and served["side"] in ("service", "idp")
     assert served["idp_token_p95_ms"] < served["rp_callback_p95_ms"]
+    # the service's CPU per sign-in beside the IdP's: for the stage (service.json) and the run (run.json)
+    service = json.loads((run / "service.json").read_text())
+    assert service["source"] == "demo" and len(service["series"]) >= 3
+    side = summary["cpu_per_sign_in"]
+    assert side["source"] == "demo" and side["stage"] == "5m" and side["run"]["service_ms"] == cpu["service"]
+    assert side["service_ms"] == summary["tiers"][0]["service_cpu_ms_per_login"] > 0
+    assert any(a.startswith("CPU per sign-in, service and IdP: at 5m") for a in summary["headline"]["answer"])
 
 
 def test_your_own_services_cpu_per_sign_in_from_its_pids(tmp_path: Path) -> None:
@@ -76,6 +83,30 @@ def test_your_own_services_cpu_per_sign_in_from_its_pids(tmp_path: Path) -> None
     assert rp["pids"] == [child.pid] and rp["journeys_completed"] > 0
     per = rp["cpu_ms_per_sign_in"]
     assert set(per) == {"idp", "service"} and all(v > 0 for v in per.values()), per
+
+
+def test_a_remote_services_cpu_per_sign_in_from_its_prometheus_metrics(tmp_path: Path) -> None:
+    """A service read only through its /metrics (the portal with one worker: Prometheus' process
+    collector counts the process that answers), its CPU per sign-in in run.json and the report."""
+    port = free_port()
+    service = prepare_demo(tmp_path / "svc", free_port())
+    (tmp_path / "rp-client.toml").write_text(service.registration.clients_toml)
+    service.start(f"http://127.0.0.1:{port}", tmp_path / "logs", workers=1)
+    try:
+        args = ["--rp", service.start_url, "--rp-client", "rp-client.toml", "--rp-expect", "Your NHS account"]
+        args += ["--rp-metrics", service.base_url + "/metrics", "--idp-port", str(port)]
+        r = run_cli(["run", *args, *SHORT, "--results", "results"], cwd=tmp_path, timeout=120)
+    finally:
+        service.stop()
+    assert r.returncode == 0, r.stderr[-3000:]
+    (run,) = (tmp_path / "results").iterdir()
+    rp = json.loads((run / "run.json").read_text())["rp"]
+    assert rp["metrics"] == service.base_url + "/metrics" and rp["cpu_source"] == "metrics"
+    per = rp["cpu_ms_per_sign_in"]
+    assert set(per) == {"idp", "service"} and all(v > 0 for v in per.values()), per
+    summary = json.loads((run / "summary.json").read_text())
+    assert summary["cpu_per_sign_in"]["source"] == "metrics"
+    assert summary["tiers"][0]["service_cpu_ms_per_login"] > 0
 
 
 def test_a_wrong_registered_key_stops_at_preflight_as_the_services_failure(tmp_path: Path) -> None:
