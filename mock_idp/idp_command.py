@@ -297,6 +297,7 @@ def banner(settings: Settings) -> str:
 def serve(settings: Settings) -> int:
     import uvicorn
 
+    from mock_idp import serving
     from mock_idp.inline_http import InlineHttpProtocol
 
     _check_port(settings.host, settings.port)
@@ -324,6 +325,7 @@ def serve(settings: Settings) -> int:
         loop="uvloop",
         http=InlineHttpProtocol if settings.http == "inline" else "httptools",
         lifespan="off",
+        backlog=workers.BACKLOG,
         timeout_graceful_shutdown=5,
         timeout_keep_alive=settings.keep_alive_s,
         proxy_headers=False,  # --issuer names the public URL; skipping the middleware saves per request
@@ -338,5 +340,9 @@ def serve(settings: Settings) -> int:
         print(banner(settings), flush=True)
         return supervisor.run()
     print(banner(settings), flush=True)
-    uvicorn.run(**config, workers=settings.workers)
-    return 0
+    if settings.workers > 1:  # no SO_REUSEPORT here: uvicorn's own workers share one socket
+        uvicorn.run(**config, workers=settings.workers)
+        return 0
+    server = serving.Server(uvicorn.Config(**config))
+    server.run()
+    return 0 if server.started else 3  # uvicorn.run's exit code when the server could not start
