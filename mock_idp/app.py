@@ -19,6 +19,7 @@ from mock_idp import (
 )
 from mock_idp.authorize import authorize
 from mock_idp.context import Context, build_context
+from mock_idp.errors import TemporarilyUnavailable
 from mock_idp.http import App, Handler, Request, Response
 from mock_idp.settings import Settings
 
@@ -67,6 +68,9 @@ def app_for(ctx: Context) -> App:
         unshed=frozenset({routes.HEALTH, routes.METRICS, routes.ADMIN_FAULTS}),
         faults=ctx.faults,
         fault_answer=partial(fault_answers.answer, ctx),
+        shed_turn_s=s.shed_turn_ms / 1000.0,
+        # bound once: labels() per shed request would cost a good part of a cheap 503
+        count_shed=ctx.metrics.errors.labels(TemporarilyUnavailable.error).inc,
     )
     app.context = ctx  # type: ignore[attr-defined]
     return app

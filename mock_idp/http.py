@@ -12,17 +12,31 @@ counting error responses, observing latency, drawing fault rules (``faults.py``;
 the path has none). That is the pattern to copy: a per-request concern is a
 line in ``respond``, not a middleware, and costs nothing when it does not apply. Handlers return a
 :class:`Response`; the error renderers below mark theirs with its error code.
+
+Load shedding (RFC 6749 §4.1.2.1 ``temporarily_unavailable``, 503 with ``Retry-After``) admits a
+request unless the worker is overloaded by one of three measures: requests in flight
+(``max_inflight``), event-loop lag (``shed_lag_ms``: a late timer, two ticks in a row), or how far
+into the current event-loop turn the request is read (``shed_turn_ms``). The last is what bounds an
+accepted request's queueing: every request read in one turn was waiting while the turn's earlier ones
+ran, and the lag watch only sees a turn once it is over, so without it a whole turn's worth of requests
+(thousands, under a crowd of connections) is accepted and each waits behind all the others. The 503 is
+built once (``App.shed_response``) and :meth:`App.shed` lets the inline protocol answer it before
+anything else is built for the request (``mock_idp/inline_http.py``): under overload most requests
+are shed, so a 503 that cost nearly a served request's CPU would leave little to serve with. A shed
+request is counted in ``mock_idp_oauth_errors`` like any error; it is not timed in
+``mock_idp_request_seconds`` (it was never handled).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import suppress
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from http.cookies import CookieError, SimpleCookie
 from typing import Any
 from urllib.parse import unquote, urlencode
@@ -51,6 +65,7 @@ Send = Callable[[Message], Awaitable[None]]
 FORM = "application/x-www-form-urlencoded"
 MAX_FIELDS = 64
 LAG_TICK_S = 0.02
+SHED_DESCRIPTION = "server is shedding load; retry shortly"
 NO_STORE = [(b"cache-control", b"no-store"), (b"pragma", b"no-cache")]
 # A relying party sends the same percent-encoded redirect_uri and vtr on every request, and unquote is
 # pure Python, one list append per escape; values are at most max_param_length, so 1,024 stay small.
@@ -210,6 +225,9 @@ class App:
         unshed: frozenset[str] = frozenset(),
         faults: FaultSet | None = None,
         fault_answer: FaultAnswer | None = None,
+        shed_turn_s: float = float("inf"),
+        count_shed: Callable[[], None] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.routes = routes
         self.prefix_routes = prefix_routes
@@ -226,15 +244,29 @@ class App:
         self.faults = faults
         self.fault_answer = fault_answer
         self._follow: asyncio.Task[None] | None = None
+        self.shed_turn_s = shed_turn_s
+        self.clock = clock
+        self._turn_loop: asyncio.AbstractEventLoop | None = None
+        self._turn_start: float | None = None  # when this event-loop turn's first request was read
+        # the one 503 every shed request gets (its headers and body are never changed: a copy is made
+        # for a fault rule's delivery); counted through count_shed, a bound child of the error counter
+        self.shed_response = error_response(TemporarilyUnavailable(SHED_DESCRIPTION, retry_after=1))
+        self.count_shed = count_shed or partial(count_error, TemporarilyUnavailable.error)
 
-    def _resolve(self, path: str) -> tuple[str, dict[str, Handler]]:
+    def _route(self, path: str) -> tuple[str, dict[str, Handler]] | None:
         methods = self.routes.get(path)
         if methods is not None:
             return path, methods
         for prefix, methods in self.prefix_routes:
             if path.startswith(prefix):
                 return prefix, methods
-        raise NotFound(f"no such endpoint: {path[:100]}")
+        return None
+
+    def _resolve(self, path: str) -> tuple[str, dict[str, Handler]]:
+        found = self._route(path)
+        if found is None:
+            raise NotFound(f"no such endpoint: {path[:100]}")
+        return found
 
     async def _read_body(self, scope: Scope, receive: Receive) -> bytes:
         for name, value in scope["headers"]:
@@ -268,8 +300,50 @@ class App:
             self.lag = min(late, previous)  # one on-time tick ends the shedding
             previous = late
 
-    def _overloaded(self) -> bool:
-        return self.inflight > self.max_inflight or self.lag > self.shed_lag_s
+    def _overloaded(self, inflight: int) -> bool:
+        """Whether a request read now, with *inflight* requests in flight counting itself, is shed."""
+        if inflight > self.max_inflight or self.lag > self.shed_lag_s:
+            return True
+        return self._turn_spent() > self.shed_turn_s
+
+    def _turn_spent(self) -> float:
+        """Seconds since the first request of this event-loop turn was read. The turn ends with a
+        callback scheduled at its first request: the loop runs it once every callback of the I/O it
+        is handling now has run (asyncio and uvloop alike), so it costs one callback per busy turn and
+        nothing while idle. Outside an event loop (a direct call) there are no turns: 0."""
+        now = self.clock()
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return 0.0
+        if self._turn_loop is not loop:  # the first turn, or a new loop (a test's asyncio.run)
+            self._turn_loop, self._turn_start = loop, None
+        start = self._turn_start
+        if start is None:
+            self._turn_start = start = now
+            loop.call_soon(self._end_turn)
+        return now - start
+
+    def _end_turn(self) -> None:
+        self._turn_start = None
+
+    def shed(self, method: str, path: str) -> Response | None:
+        """The 503 for a request that is to be shed, decided before anything else is built for it, or
+        None to hand it to :meth:`respond` (which would decide the same): the inline protocol's fast
+        path under overload. Only a known, sheddable route with no fault rules is shed here; a fault
+        rule answers before shedding does, and an unknown path is a 404 either way."""
+        if self._monitor is None:
+            self._start_lag_watch()
+        found = self._route(path)
+        if found is None:
+            return None
+        route = found[0]
+        if route in self.unshed or (self.faults is not None and route in self.faults.routes):
+            return None
+        if not self._overloaded(self.inflight + 1):
+            return None
+        self.count_shed()
+        return self.shed_response
 
     def respond(
         self,
@@ -298,9 +372,9 @@ class App:
                 assert self.fault_answer is not None
                 request = Request(method, path, query, headers, body, self.max_param_length)
                 response = self.fault_answer(draw, None, request)
+            elif route not in self.unshed and self._overloaded(self.inflight):
+                response = self.shed_response if draw is None else dataclasses.replace(self.shed_response)
             else:
-                if route not in self.unshed and self._overloaded():
-                    raise TemporarilyUnavailable("server is shedding load; retry shortly", retry_after=1)
                 handler = methods.get(method)
                 if handler is None:
                     raise MethodNotAllowed(f"{method} is not allowed here", tuple(methods))

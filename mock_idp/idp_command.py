@@ -39,6 +39,7 @@ _FLAGS = (
     "sms_code_mode",
     "max_inflight",
     "shed_lag_ms",
+    "shed_turn_ms",
     "returning_share",
     "proofing_mix",
     "http",
@@ -80,6 +81,12 @@ def register(subparsers: Any) -> None:
         "--shed-lag-ms",
         type=float,
         help="shed load (503 + Retry-After) when a worker's event loop is this late (default 250)",
+    )
+    p.add_argument(
+        "--shed-turn-ms",
+        type=float,
+        help="shed a request (503 + Retry-After) read this long after the first of its event-loop turn: "
+        "it waited behind the others (default 100)",
     )
     p.add_argument(
         "--returning-share",
@@ -142,6 +149,7 @@ _ENV_TYPES: dict[str, Callable[[str], Any]] = {
     "population": _population,
     "max_inflight": int,
     "shed_lag_ms": float,
+    "shed_turn_ms": float,
     "returning_share": float,
     "proofing_mix": _proofing_mix,
 }

@@ -25,7 +25,13 @@ processes, signals, graceful shutdown and default headers; only the per-request 
   ``status``, ``headers`` and ``body`` (the mock's ``mock_idp.http.App`` does; its ASGI ``__call__``
   is a wrapper round it) is called through that directly: no coroutine, no ASGI messages. Any other
   app gets plain ASGI, and so does an app uvicorn has wrapped (its proxy-headers middleware, unless
-  ``proxy_headers=False`` as the CLI passes).
+  ``proxy_headers=False`` as the CLI passes);
+- such an app may also offer ``shed(method, path)``, asked first: an answer it returns (the same
+  object every time, the app's one 503 for load shedding) is written as bytes rendered once for it,
+  before anything else is built for the request. Under overload most requests are shed, and a 503 that
+  cost nearly what a served request does would leave little CPU to serve with. It is asked only when
+  the request would run now (nothing earlier on the connection is still queued or running, so answers
+  stay in order), and not for ``HEAD`` (whose answer has no body).
 
 Not supported (the mock needs none of it): WebSocket upgrades (served as plain HTTP, like uvicorn
 without a WebSocket library), ``asyncio.current_task()`` inside the app (``None`` on the inline path),
@@ -78,6 +84,11 @@ def _status_line(code: int) -> bytes:
 
 
 STATUS_LINE = {code: _status_line(code) for code in range(100, 600)}
+MAX_CANNED = 8  # rendered answers kept (keyed by the answer and keep-alive): an app sheds with one
+# the answer an app's shed() returned, rendered for one list of uvicorn's default headers (it makes a
+# new list when they change, e.g. each second for the date header): (answer, default headers, bytes,
+# whether the connection stays open)
+CANNED: dict[tuple[int, bool], tuple[object, object, bytes, bool]] = {}
 INTERNAL_ERROR = (
     STATUS_LINE[500] + b"content-type: text/plain; charset=utf-8\r\ncontent-length: 21\r\n"
     b"connection: close\r\n\r\nInternal Server Error"
@@ -210,6 +221,9 @@ class InlineHttpProtocol(asyncio.Protocol):
             config.load()
         self.app: Callable[..., Any] = config.loaded_app
         self.respond: Callable[..., Any] | None = getattr(self.app, "respond", None)
+        self.shed: Callable[[str, str], Any] | None = getattr(self.app, "shed", None)
+        if self.respond is None:
+            self.shed = None
         self.max_body = int(getattr(self.app, "max_body", DEFAULT_MAX_BODY))
         self.loop = _loop or asyncio.get_event_loop()
         self.server_state = server_state
@@ -318,6 +332,16 @@ class InlineHttpProtocol(asyncio.Protocol):
             path = unquote(path)
         version = self.parser.get_http_version()
         method = self.parser.get_method().decode("ascii")
+        keep_alive = version != "1.0" and self.parser.should_keep_alive()
+        idle = self.running is None and not self.queue and not self.fed
+        if idle and self.shed is not None and method != "HEAD":
+            answer = self.shed(method, self.root_path + path)
+            if answer is not None:  # shed before anything else is built for the request
+                self.fed = True
+                self._canned(answer, keep_alive)
+                if self.access_log:
+                    self._log(method, self.root_path + path, version, answer.status)
+                return
         query = parsed.query or b""
         scope: dict[str, Any]
         if self.respond is not None:  # what respond() and the access log use, nothing more
@@ -330,9 +354,8 @@ class InlineHttpProtocol(asyncio.Protocol):
         else:
             scope = self._scope(method, path, raw_path, query, version)
         body = self.body[0] if len(self.body) == 1 else b"".join(self.body)
-        keep_alive = version != "1.0" and self.parser.should_keep_alive()
         ex = Exchange(self, scope, self.headers, body, keep_alive)
-        if self.running is None and not self.queue and not self.fed:
+        if idle:
             self.fed = True
             self._start(ex)
         else:  # pipelined: one request per turn of the loop, so timers (the lag watch) still run
@@ -366,6 +389,25 @@ class InlineHttpProtocol(asyncio.Protocol):
         ex.context = contextvars.copy_context()
         ex.coro = self.app(ex.scope, ex.receive, ex.send)
         self._step(ex)
+
+    def _canned(self, answer: Any, keep_alive: bool) -> None:
+        """Write *answer* (what the app's ``shed`` returned) from bytes rendered once, through the
+        same header checks and ``connection`` handling as any response's."""
+        self.server_state.total_requests += 1
+        defaults = self.server_state.default_headers
+        key = (id(answer), keep_alive)
+        entry = CANNED.get(key)
+        if entry is None or entry[0] is not answer or entry[1] is not defaults:
+            ex = Exchange(self, {"method": "GET"}, [], b"", keep_alive)
+            ex.status = answer.status
+            ex.headers = [*answer.headers, (b"content-length", b"%d" % len(answer.body))]
+            entry = (answer, defaults, ex._head() + answer.body, ex.keep_alive)
+            if len(CANNED) >= MAX_CANNED:
+                CANNED.clear()
+            CANNED[key] = entry
+        self.transport.write(entry[2])
+        if not entry[3]:
+            self.transport.close()
 
     def _step(self, ex: Exchange, _future: object = None) -> None:
         assert ex.context is not None
@@ -422,14 +464,7 @@ class InlineHttpProtocol(asyncio.Protocol):
         elif not ex.keep_alive:
             self.transport.close()
         if self.access_log and ex.status:
-            access_log.info(
-                '%s - "%s %s HTTP/%s" %d',
-                f"{self.client[0]}:{self.client[1]}" if self.client else "-",
-                ex.scope["method"],
-                ex.scope["path"],
-                ex.scope["http_version"],
-                ex.status,
-            )
+            self._log(ex.scope["method"], ex.scope["path"], ex.scope["http_version"], ex.status)
         ex.complete = True
         ex.wake()
         if self.running is ex:
@@ -437,6 +472,10 @@ class InlineHttpProtocol(asyncio.Protocol):
             self.last_active = self.loop.time()
             self._drain_soon()
             self._reading()
+
+    def _log(self, method: str, path: str, version: str, status: int) -> None:
+        client = f"{self.client[0]}:{self.client[1]}" if self.client else "-"
+        access_log.info('%s - "%s %s HTTP/%s" %d', client, method, path, version, status)
 
     # -- a fault rule's answer (mock_idp/delivery.py), on timers
     def _deliver(self, ex: Exchange, body: bytes, d: delivery.Delivery) -> None:

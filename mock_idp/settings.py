@@ -57,6 +57,8 @@ class Settings:
     max_body_bytes: int = 65536
     max_inflight: int = 256  # per worker; beyond it requests get 503 + Retry-After
     shed_lag_ms: float = 250.0  # per worker: event loop this far behind -> new requests get 503
+    # per worker: a request read this long after its event-loop turn's first one -> 503 (http.py)
+    shed_turn_ms: float = 100.0
     access_log: bool = False
     # idle keep-alive connections are closed after this: long, as load balancers in front of real
     # services keep them (uvicorn's 5 s closed a generator's idle connection just as it reused it)
@@ -75,6 +77,8 @@ class Settings:
             raise ValueError("workers must be at least 1")
         if not 1 <= self.keep_alive_s <= 3600:
             raise ValueError(f"keep_alive_s must be between 1 and 3600 seconds, not {self.keep_alive_s}")
+        if not self.shed_turn_ms >= 0:
+            raise ValueError(f"shed_turn_ms must be 0 or more milliseconds, not {self.shed_turn_ms}")
         if not 0 <= self.port <= 65535:
             raise ValueError(f"port must be between 0 and 65535, not {self.port}")
 

@@ -12,10 +12,13 @@ from contextlib import contextmanager
 from types import SimpleNamespace
 from typing import Any
 
+import orjson
 import pytest
 import uvicorn
 
+from mock_idp.app import create_app
 from mock_idp.inline_http import InlineHttpProtocol
+from mock_idp.settings import Settings
 
 pytestmark = pytest.mark.server
 TICKS: list[None] = []  # callbacks the /tick route scheduled that the event loop has run
@@ -160,3 +163,73 @@ def test_an_app_with_respond_is_called_directly_and_pipelines(direct_port: int) 
 def test_an_app_whose_respond_fails_gets_500(direct_port: int) -> None:
     out = exchange(direct_port, b"GET /boom HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n")
     assert out.startswith(b"HTTP/1.1 500 ")
+
+
+class Shedding:
+    """The mock's App with every sheddable request shed (max_inflight 0), counting the answers its
+    ``shed`` gave the protocol's fast path."""
+
+    def __init__(self, state_dir: str) -> None:
+        self.app = create_app(Settings(state_dir=state_dir, population=100_000, max_inflight=0))
+        self.max_body = self.app.max_body
+        self.respond = self.app.respond
+        self.fast = 0
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self.app(scope, receive, send)
+
+    def shed(self, method: str, path: str) -> Any:
+        answer = self.app.shed(method, path)
+        self.fast += answer is not None
+        return answer
+
+
+@pytest.fixture(scope="module")
+def shedding(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Shedding, int]]:
+    app = Shedding(str(tmp_path_factory.mktemp("shedding") / "state"))
+    with serving(app) as p:
+        yield app, p
+
+
+def _answers(out: bytes) -> list[bytes]:
+    """Each response of *out*, uvicorn's date header left out (it may change between two)."""
+    return [re.sub(rb"date: [^\r]*\r\n", b"", b"HTTP/1.1 " + part) for part in out.split(b"HTTP/1.1 ")[1:]]
+
+
+def test_a_shed_request_is_answered_from_bytes_rendered_once_as_respond_renders_it(
+    shedding: tuple[Shedding, int],
+) -> None:
+    """The first request on an idle connection is shed by App.shed before anything is built for it;
+    the one pipelined behind it is queued and goes through App.respond: the same answer, byte for byte.
+    The connection stays open after a shed (Retry-After says when to come back), and /health answers."""
+    app, port = shedding
+    request = b"POST /sign-in HTTP/1.1\r\nhost: a\r\ncontent-length: 3\r\n\r\nx=1"
+    before = app.fast
+    out = exchange(port, request + request + b"GET /health HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n")
+    fast, queued, health = _answers(out)
+    assert app.fast > before
+    assert fast == queued
+    head, _, body = fast.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 503 Service Unavailable\r\n")
+    assert b"\r\nretry-after: 1" in head and b"\r\ncontent-type: application/json" in head
+    assert b"connection: close" not in head
+    assert orjson.loads(body)["error"] == "temporarily_unavailable"
+    assert health.startswith(b"HTTP/1.1 200 ")
+
+
+def test_a_shed_request_asking_to_close_is_closed(shedding: tuple[Shedding, int]) -> None:
+    app, port = shedding
+    before = app.fast
+    out = exchange(port, b"GET /authorize HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n")  # ends at EOF
+    assert app.fast == before + 1
+    assert out.startswith(b"HTTP/1.1 503 ") and b"\r\nconnection: close\r\n" in out
+    old = exchange(port, b"GET /authorize HTTP/1.0\r\nhost: a\r\n\r\n")  # HTTP/1.0: no keep-alive
+    assert old.startswith(b"HTTP/1.1 503 ") and b"\r\nconnection: close\r\n" in old
+
+
+def test_head_is_shed_through_respond_without_a_body(shedding: tuple[Shedding, int]) -> None:
+    app, port = shedding
+    before = app.fast
+    out = exchange(port, b"HEAD /authorize HTTP/1.1\r\nhost: a\r\nconnection: close\r\n\r\n")
+    assert app.fast == before
+    assert out.startswith(b"HTTP/1.1 503 ") and out.endswith(b"\r\n\r\n")
