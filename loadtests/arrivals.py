@@ -19,6 +19,8 @@ from loadtests.shapes import Schedule, Stage
 from loadtests.workload import WorkloadModel
 
 REFRESH = "refresh"  # job kind for a follow-on token refresh (+ userinfo) of an active session
+PAGE = "rp_page"  # relying-party mode: a follow-on visit to one of the service's signed-in pages
+FOLLOW_ON = frozenset({REFRESH, PAGE})  # jobs of an active session, not journeys (logins)
 PROCESSES = ("uniform", "poisson")
 
 
@@ -26,7 +28,7 @@ PROCESSES = ("uniform", "poisson")
 class Arrival:
     at: float  # seconds after the schedule's start
     stage: int
-    kind: str  # a Journey value, or REFRESH
+    kind: str  # a Journey value, or a follow-on kind (REFRESH, PAGE)
     steady: bool = True  # inside the stage's steady-state window (after its warm-up)
 
 
@@ -35,11 +37,14 @@ class StageRates:
     journeys: float  # journeys/s this process offers
     refreshes: float  # follow-on refreshes/s this process offers
     mix: tuple[tuple[str, float], ...]  # cumulative journey fractions, for a weighted pick
+    pages: float = 0.0  # follow-on signed-in page visits/s (relying-party mode)
 
 
-def stage_rates(stage: Stage, model: WorkloadModel, share: float, refreshes: bool = True) -> StageRates:
+def stage_rates(
+    stage: Stage, model: WorkloadModel, share: float, refreshes: bool = True, pages: bool = False
+) -> StageRates:
     launch = stage.kind == "surge"
-    rates = model.rates_at(stage.target_rate, stage.population, launch)
+    rates = model.rates_at(stage.target_rate, stage.population, launch, rp=pages)
     cumulative, acc = [], 0.0
     for journey, fraction in model.journey_fractions(launch).items():
         if fraction > 0:
@@ -48,6 +53,7 @@ def stage_rates(stage: Stage, model: WorkloadModel, share: float, refreshes: boo
     return StageRates(
         journeys=stage.target_rate * share,
         refreshes=(rates.refreshes_per_s * share) if refreshes else 0.0,
+        pages=rates.rp_pages_per_s * share,
         mix=tuple(cumulative),
     )
 
@@ -67,8 +73,11 @@ def arrivals(
     process: str = "uniform",
     seed: int = 1,
     refreshes: bool = True,
+    pages: bool = False,
 ) -> Iterator[Arrival]:
-    """This process's arrivals over the whole schedule, in time order."""
+    """This process's arrivals over the whole schedule, in time order; *pages*: relying-party mode's
+    signed-in page visits too, at ``rp_pages_per_session`` per completed sign-in (in the steady state
+    a session's visits spread over its ``session_length_s``, as its refreshes do)."""
     if process not in PROCESSES:
         raise ValueError(f"arrival process must be one of {', '.join(PROCESSES)}, not {process!r}")
     if not 0 <= index < count:
@@ -76,8 +85,8 @@ def arrivals(
     for s, stage in enumerate(schedule.stages):
         start = schedule.start_of(s)
         end = start + stage.duration_s
-        rates = stage_rates(stage, model, 1.0 / count, refreshes)
-        # two independent streams, merged in time order: journeys keep their exact rate
+        rates = stage_rates(stage, model, 1.0 / count, refreshes, pages)
+        # independent streams, merged in time order: journeys keep their exact rate
         pick = random.Random(f"{seed}:{index}:{s}:mix")
         journeys = (
             Arrival(t, s, _pick(rates.mix, pick.random()), t - start >= stage.steady_from_s)
@@ -91,7 +100,13 @@ def arrivals(
                 start, end, rates.refreshes, count, index, process, random.Random(f"{seed}:{index}:{s}:r")
             )
         )
-        yield from heapq.merge(journeys, follow_on, key=lambda a: a.at)
+        visits = (
+            Arrival(t, s, PAGE, t - start >= stage.steady_from_s)
+            for t in _times(
+                start, end, rates.pages, count, index, process, random.Random(f"{seed}:{index}:{s}:p")
+            )
+        )
+        yield from heapq.merge(journeys, follow_on, visits, key=lambda a: a.at)
 
 
 def _times(

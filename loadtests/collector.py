@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from loadtests import stats
+from loadtests.arrivals import FOLLOW_ON
 from loadtests.options import redacted
 from loadtests.run_files import LOADTEST, STATUS
 from loadtests.run_plan import RunPlan
@@ -207,8 +208,8 @@ class Collector:
         saturated = _saturated(cpu)
         counts = dict(s.counts)
         elapsed = stage.duration_s
-        journeys_offered = counts.get("offered", 0) - counts.get("offered:refresh", 0)
-        journeys_started = counts.get("started", 0) - counts.get("started:refresh", 0)
+        journeys_offered = counts.get("offered", 0) - sum(counts.get(f"offered:{k}", 0) for k in FOLLOW_ON)
+        journeys_started = counts.get("started", 0) - sum(counts.get(f"started:{k}", 0) for k in FOLLOW_ON)
         return {
             "index": index,
             "stage": stage.to_dict(),
@@ -283,5 +284,7 @@ def _saturated(cpu: dict[str, float | None]) -> list[str]:
 
 
 def journey_count(counts: dict[str, int], outcome: str) -> int:
-    """Journeys (not token refreshes) with this outcome in a stage's counters."""
-    return sum(v for k, v in counts.items() if k.startswith(f"{outcome}:") and k != f"{outcome}:refresh")
+    """Journeys (not a session's follow-on refreshes or page visits) with this outcome in a stage's
+    counters."""
+    prefix = f"{outcome}:"
+    return sum(v for k, v in counts.items() if k.startswith(prefix) and k[len(prefix) :] not in FOLLOW_ON)

@@ -23,11 +23,12 @@ from gevent.queue import Queue
 
 from loadtests import sso_journey, stats
 from loadtests.accounts import CsvAccounts, MockPopulation
-from loadtests.arrivals import REFRESH, Arrival, arrivals
+from loadtests.arrivals import FOLLOW_ON, PAGE, REFRESH, Arrival, arrivals
 from loadtests.journeys import JourneyFailed, JourneyRunner, Provider, SharedState
 from loadtests.oidc_client import ClientRegistration
 from loadtests.options import rule_of
 from loadtests.rp_journeys import RpJourneyRunner
+from loadtests.rp_sessions import ServiceSessions
 from loadtests.rp_target import RpTarget
 from loadtests.rp_walk import Browser
 from loadtests.run_plan import RunPlan
@@ -60,10 +61,13 @@ class Generator:
     accounts: Any = None
     rp: RpTarget | None = None  # relying-party mode: the service's sign-in, checks and pages
     app: ClientRegistration | None = None  # the NHS App (RP1) of single sign-on: the client itself
+    rp_sessions: ServiceSessions | None = None  # relying-party mode: signed-in sessions, for page visits
 
     def __post_init__(self) -> None:
         o = self.opts
         self.rp = RpTarget.from_values(o)
+        if self.rp is not None:
+            self.rp_sessions = ServiceSessions(self.plan.model.session_length_s)
         if o.accounts_csv:
             self.accounts = CsvAccounts(o.accounts_csv)
         else:  # the rule the embedded IdP was started with (loginload run passes both the same values)
@@ -133,6 +137,7 @@ class Generator:
             o.arrivals,
             o.seed,
             refreshes=not o.no_refreshes and self.rp is None,  # a service refreshes its own tokens
+            pages=self.rp is not None and bool(self.rp.pages),  # its signed-in pages, through the sessions
         ):
             due = t0 + a.at
             delay = due - time.time()
@@ -195,7 +200,7 @@ class Generator:
                     record,
                     self.rp,
                     self.allowed,
-                    self.plan.model.rp_pages_per_session,
+                    self.rp_sessions,
                 )
             )
             outcome = self._run(runner, a, rng)
@@ -215,7 +220,7 @@ class Generator:
         rec.count(stage, f"{'failed' if exception else 'completed'}:{a.kind}")
         if exception is None:
             latency(stage, f"journey:{a.kind}", elapsed)
-            if a.kind != REFRESH and outcome == "completed":
+            if a.kind not in FOLLOW_ON and outcome == "completed":
                 latency(stage, "journey", elapsed)
                 if not a.steady:
                     rec.latency(stage, "warmup:journey", elapsed)
@@ -225,6 +230,8 @@ class Generator:
         """One arrival, by the generator playing the relying party or through the service's sign-in."""
         if a.kind == REFRESH:
             return runner.refresh()
+        if a.kind == PAGE and isinstance(runner, RpJourneyRunner):
+            return runner.page()
         population = self.plan.stages[a.stage].population
         if a.kind == Journey.REMEMBERED_DEVICE:
             device = self.shared.any_device(rng)

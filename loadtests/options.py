@@ -243,8 +243,8 @@ OPTIONS: tuple[Option, ...] = (
         "rp_pages",
         rp_target.pages,
         "",
-        "signed-in pages a session visits after landing (rp_pages_per_session of them, a mean),"
-        " e.g. /account,/account/orders:3 (path:weight)",
+        "signed-in pages sessions visit through their session_length_s (rp_pages_per_session per"
+        " sign-in), e.g. /account,/account/orders:3 (path:weight)",
         unset="none",
     ),
     Option(

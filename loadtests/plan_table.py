@@ -68,22 +68,31 @@ def _launch_label(model: WorkloadModel, tiers: Sequence[int]) -> str:
     return surge_label(max(tiers), model.launch_surge)
 
 
-def render_plan(model: WorkloadModel, tiers: Sequence[int] = RAMP_TIERS) -> str:
-    """A fixed-width table of peak-minute figures per tier, then every assumption behind it."""
+def render_plan(model: WorkloadModel, tiers: Sequence[int] = RAMP_TIERS, rp: bool = False) -> str:
+    """A fixed-width table of peak-minute figures per tier, then every assumption behind it (*rp*:
+    relying-party mode, whose requests/s count the service's signed-in page visits)."""
     header = _row([name for name, _ in _COLUMNS])
     lines = [
         FORMULA,
         "",
         header,
         "-" * len(header),
-        *(_tier_row(model.rates(p)) for p in tiers),
-        _tier_row(launch_rates(model, max(tiers), model.launch_surge), _launch_label(model, tiers)),
+        *(_tier_row(model.rates(p, rp)) for p in tiers),
+        _tier_row(launch_rates(model, max(tiers), model.launch_surge, rp), _launch_label(model, tiers)),
         "",
         f"{_launch_label(model, tiers)} = launch day: the spike shape's surge stage, launch_surge times the"
         f" largest tier's peak, {model.launch_registration_share:.0%} of its journeys registrations.",
         "journeys = concurrent journeys (logins/s * mean_journey_s, Little's law);",
         "sessions = concurrent active sessions (completed logins/s * session_length_s).",
         f"Each completed login refreshes its access token {_plural(model.refreshes_per_login, 'time')}.",
+        *(
+            [
+                f"Relying-party mode: requests/s include the service's signed-in page visits, "
+                f"rp_pages_per_session = {model.rp_pages_per_session:g} per completed login."
+            ]
+            if rp
+            else []
+        ),
         "",
         "Assumptions:",
         *_assumption_lines(model),
@@ -91,17 +100,18 @@ def render_plan(model: WorkloadModel, tiers: Sequence[int] = RAMP_TIERS) -> str:
     return "\n".join(lines)
 
 
-def plan_dict(model: WorkloadModel, tiers: Sequence[int] = RAMP_TIERS) -> dict[str, Any]:
+def plan_dict(model: WorkloadModel, tiers: Sequence[int] = RAMP_TIERS, rp: bool = False) -> dict[str, Any]:
     """The same plan as machine-readable data."""
     return {
         "formula": FORMULA,
+        "rp": rp,
         "model": model.to_dict(),
         "refreshes_per_login": model.refreshes_per_login,
         "journey_requests": {j.value: n for j, n in JOURNEY_REQUESTS.items()},
-        "tiers": [model.rates(p).to_dict() for p in tiers],
+        "tiers": [model.rates(p, rp).to_dict() for p in tiers],
         "launch": {
             "surge": model.launch_surge,
-            **launch_rates(model, max(tiers), model.launch_surge).to_dict(),
+            **launch_rates(model, max(tiers), model.launch_surge, rp).to_dict(),
         },
         "assumptions": [{"name": n, "value": v, "why": w} for n, v, w in model.assumptions()],
     }

@@ -7,12 +7,17 @@
     ...           NHS login session is sent straight back, with no pages, as a browser would be
     rp:callback   the service's callback: *its* back end exchanges the code and reads userinfo
     rp:landing    each redirect the service sends after its callback, to the signed-in page
-    rp:page:PATH  signed-in pages a session visits (--rp-pages), rp_pages_per_session of them
+    rp:page:PATH  signed-in pages (--rp-pages), visited through the session with its cookies
 
 NHS App single sign-on (``nhs_app_sso``, :meth:`RpJourneyRunner.sso`): the citizen arrives at the
 sign-in URL with ``?assertedLoginIdentity=`` (the App's assertion, :mod:`loadtests.sso_journey`); the
 service must forward it as ``asserted_login_identity`` (``rp_sso_not_forwarded``), and NHS login
 sends the citizen straight back (``idp:authorize_sso``), or names its refusal (``idp:sso_login_required``).
+
+Signed-in pages (:meth:`RpJourneyRunner.page`) are follow-on jobs of their own, as token refreshes
+are in plain mode: a sign-in keeps its session (:mod:`loadtests.rp_sessions`), and page visits arrive
+over the sessions' lives at ``rp_pages_per_session`` per sign-in, each taking a kept session's cookies.
+The preflight's citizen (no store) visits every listed page once, right after landing.
 
 The first failed check ends the journey and names who failed: ``rp_*`` the service, ``idp:*`` NHS
 login. Every URL is checked against the allowed hosts before it is requested, and every walk is
@@ -23,7 +28,6 @@ rest of the cryptography.
 
 from __future__ import annotations
 
-import math
 import random
 import re
 from html import unescape
@@ -33,6 +37,7 @@ from urllib.parse import urlencode, urljoin, urlsplit
 from loadtests.accounts import Account
 from loadtests.journeys import FORM, JourneyFailed, JourneyRunner, Provider, SharedState, Step
 from loadtests.oidc_client import parse_page
+from loadtests.rp_sessions import ServiceSessions
 from loadtests.rp_target import RpTarget
 from loadtests.safety import TargetNotAllowed, check_target
 from loadtests.sso_journey import APP_PARAM, PARAM, refused
@@ -76,7 +81,7 @@ class RpJourneyRunner:
         record: Any,
         target: RpTarget,
         allowed: frozenset[str],
-        pages_per_session: float | None = None,
+        sessions: ServiceSessions | None = None,
     ) -> None:
         self.idp = JourneyRunner(client, provider, shared, rng, record, prefix="idp:")
         self.step = Step(client, record)
@@ -84,8 +89,9 @@ class RpJourneyRunner:
         self.target = target
         self.allowed = allowed
         self.rng = rng
-        # a mean, each session drawing its own count; None (the preflight): every listed page once
-        self.pages_per_session = pages_per_session
+        # where a signed-in session is kept for the page visits; None (the preflight): every listed
+        # page once, right after landing
+        self.sessions = sessions
 
     def login(self, kind: str, account: Account, cookies: list[Any] | None = None) -> str:
         """One citizen signs in to the service through NHS login's pages (or its SSO session)."""
@@ -107,6 +113,18 @@ class RpJourneyRunner:
         r = self.idp.step("authorize_sso", "GET", authorize, (302,))
         refused(_location(r, authorize), "idp:")
         return self._back_from_idp(r, authorize)
+
+    def page(self) -> str:
+        """One signed-in page visit of a kept session, with its cookies (the page picked by weight);
+        "skipped" when no session is live. The service's cookies as it answered are kept for the next."""
+        kept = self.sessions.pick(self.rng) if self.sessions is not None and self.target.pages else None
+        if kept is None:
+            return "skipped"
+        self.idp.fresh_browser(kept.cookies)
+        paths, weights = zip(*self.target.pages, strict=True)
+        self._visit(self.rng.choices(paths, weights)[0])
+        kept.cookies = self._cookies()
+        return "completed"
 
     def refresh(self) -> str:
         """Not the generator's to do here: the service refreshes its own tokens (none are scheduled)."""
@@ -132,7 +150,11 @@ class RpJourneyRunner:
             raise JourneyFailed("idp_redirect", f"NHS login redirected to itself: {callback[:120]}")
         landing, url = self._land(callback)
         self._check_landing(landing, url, callback)
-        self._pages()
+        if self.sessions is None:
+            for path, _ in self.target.pages:
+                self._visit(path)
+        elif self.target.pages:
+            self.sessions.keep(self._cookies())
         return "completed"
 
     # -- the service's side ---------------------------------------------------------------------
@@ -231,29 +253,18 @@ class RpJourneyRunner:
             check = "rp_callback_error_page" if url == callback else "rp_expect_not_found"
             raise JourneyFailed(check, f"{describe(r, url)}; --rp-expect {t.expect.pattern!r} was not found")
 
-    def _pages(self) -> None:
-        """Signed-in pages with the session's cookies: as many as the session draws, each picked by
-        weight (every listed page once when no mean is given)."""
-        pages = self.target.pages
-        if not pages:
-            return
-        paths, weights = zip(*pages, strict=True)
-        mean = self.pages_per_session
-        visits = list(paths) if mean is None else self.rng.choices(paths, weights, k=poisson(self.rng, mean))
-        for path in visits:
-            url = self._allowed(urljoin(self.target.start, path), "rp_page")
-            r = self.step(f"rp:page:{path}", "GET", url, (200, *REDIRECTS))
-            if r.status_code in REDIRECTS:
-                raise JourneyFailed("rp_page_signed_out", f"{path} redirected to {_location(r, url)[:120]}")
+    def _visit(self, path: str) -> None:
+        """A signed-in page with the browser's cookies: it must answer 200, not send the citizen away
+        (to the sign-in, or anywhere: a signed-in page that redirects has lost the session)."""
+        url = self._allowed(urljoin(self.target.start, path), "rp_page")
+        r = self.step(f"rp:page:{path}", "GET", url, (200, *REDIRECTS))
+        if r.status_code in REDIRECTS:
+            raise JourneyFailed("rp_page_signed_out", f"{path} redirected to {_location(r, url)[:120]}")
 
-
-def poisson(rng: random.Random, mean: float) -> int:
-    """A Poisson draw (Knuth's product of uniforms; *mean* is at most 100, so a few hundred steps)."""
-    limit, k, product = math.exp(-mean), 0, rng.random()
-    while product > limit:
-        k += 1
-        product *= rng.random()
-    return k
+    def _cookies(self) -> list[Any]:
+        """The browser's cookies now (the service's session among them), to keep with the session."""
+        jar = getattr(self.idp.client, "cookiejar", None)
+        return list(jar) if jar is not None else []
 
 
 def _form_request(method: str, action: str, fields: dict[str, str]) -> tuple[str, str, str | None]:

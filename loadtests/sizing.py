@@ -184,9 +184,10 @@ def size(rates: TierRates, figures: SizingFigures = FIGURES_DEFAULT, label: str 
     )
 
 
-def launch_rates(model: WorkloadModel, population: int, surge: float) -> TierRates:
-    """The spike shape's surge stage: *surge* x the ordinary peak, with launch day's registrations."""
-    return model.rates_at(model.peak_logins_per_s(population) * surge, population, launch=True)
+def launch_rates(model: WorkloadModel, population: int, surge: float, rp: bool = False) -> TierRates:
+    """The spike shape's surge stage: *surge* x the ordinary peak, with launch day's registrations
+    (*rp*: relying-party mode, the service's signed-in page visits counted in the requests)."""
+    return model.rates_at(model.peak_logins_per_s(population) * surge, population, launch=True, rp=rp)
 
 
 def surge_label(population: int, surge: float) -> str:

@@ -231,9 +231,9 @@ class WorkloadModel:
     )
     rp_pages_per_session: float = _param(
         3.0,
-        "relying-party mode: signed-in pages (--rp-pages) a session visits after landing, a mean (each"
-        " session draws its own, Poisson); one task such as a repeat prescription is about three pages"
-        " (list, choose, confirm); assumption",
+        "relying-party mode: signed-in pages (--rp-pages) a session visits during session_length_s, a"
+        " mean (page visits arrive at this many per sign-in); one task such as a repeat prescription is"
+        " about three pages (list, choose, confirm); assumption",
         Range(0, 100),
     )
     journey_mix: JourneyMix = field(default_factory=JourneyMix, metadata={"why": _MIX_WHY})
@@ -276,19 +276,23 @@ class WorkloadModel:
         """A session of L seconds refreshes at I, 2I, … before it ends: floor(L / I) refreshes."""
         return math.floor(self.session_length_s / self.refresh_interval_s)
 
-    def rates(self, population: int) -> TierRates:
-        """Peak-minute rates for a population tier."""
-        return self.rates_at(self.peak_logins_per_s(population), population)
+    def rates(self, population: int, rp: bool = False) -> TierRates:
+        """Peak-minute rates for a population tier (*rp*: relying-party mode, page visits counted)."""
+        return self.rates_at(self.peak_logins_per_s(population), population, rp=rp)
 
-    def rates_at(self, logins_per_s: float, population: int, launch: bool = False) -> TierRates:
+    def rates_at(
+        self, logins_per_s: float, population: int, launch: bool = False, rp: bool = False
+    ) -> TierRates:
         """Rates for a given journey arrival rate (used by capacity stairs and surges; *launch*: the
-        spike's surge stage, with its share of registrations)."""
+        spike's surge stage, with its share of registrations; *rp*: relying-party mode, whose sessions
+        visit ``rp_pages_per_session`` signed-in pages each, counted in the requests)."""
         journey_rates = {j: logins_per_s * f for j, f in self.journey_fractions(launch).items()}
         completed = sum(r for j, r in journey_rates.items() if j in COMPLETED_JOURNEYS)
         refreshes = completed * self.refreshes_per_login
         userinfo = completed * self.userinfo_per_login
         # Journey steps already include one userinfo per completed journey; swap it for the model's.
         journey_requests = sum(r * JOURNEY_REQUESTS[j] for j, r in journey_rates.items())
+        pages = completed * self.rp_pages_per_session if rp else 0.0
         return TierRates(
             population=population,
             logins_per_s=logins_per_s,
@@ -296,9 +300,10 @@ class WorkloadModel:
             completed_logins_per_s=completed,
             refreshes_per_s=refreshes,
             userinfo_per_s=userinfo,
-            requests_per_s=journey_requests - completed + userinfo + refreshes,
+            requests_per_s=journey_requests - completed + userinfo + refreshes + pages,
             concurrent_journeys=logins_per_s * self.mean_journey_s,  # Little's law: L = λW
             concurrent_sessions=completed * self.session_length_s,
+            rp_pages_per_s=pages,
         )
 
     # --- configuration -----------------------------------------------------------------------------
@@ -335,9 +340,10 @@ class TierRates:
     completed_logins_per_s: float  # journeys that end with a token (all but abandoned)
     refreshes_per_s: float
     userinfo_per_s: float
-    requests_per_s: float  # every HTTP request: journeys + refreshes + userinfo
+    requests_per_s: float  # every HTTP request: journeys + refreshes + userinfo (+ rp_pages_per_s)
     concurrent_journeys: float
     concurrent_sessions: float
+    rp_pages_per_s: float = 0.0  # relying-party mode: signed-in page visits (the service's requests)
 
     def to_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

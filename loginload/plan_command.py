@@ -40,9 +40,9 @@ def run_plan(args: argparse.Namespace) -> int:
         else:
             print(render_sizing(model, args.tiers, figures))
     elif args.json:
-        print(json.dumps(plan_dict(model, args.tiers), indent=2))
+        print(json.dumps(plan_dict(model, args.tiers, args.rp), indent=2))
     else:
-        print(render_plan(model, args.tiers))
+        print(render_plan(model, args.tiers, args.rp))
     return 0
 
 
@@ -74,6 +74,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--config", type=Path, default=None, metavar="PATH", help="TOML file; its [workload] table overrides"
     )
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON instead of a table")
+    parser.add_argument(
+        "--rp",
+        action="store_true",
+        help="relying-party mode: requests/s count the service's signed-in page visits "
+        "(rp_pages_per_session per sign-in)",
+    )
     parser.add_argument(
         "--sizing",
         action="store_true",

@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from loadtests.arrivals import FOLLOW_ON
 from loadtests.shapes import format_population
 
 
@@ -61,7 +62,7 @@ class Progress:
         stage = status.get("stage") or {}
         counts = stage.get("counts", {})
         elapsed = float(stage.get("elapsed_s") or 0.0)
-        started = counts.get("started", 0) - counts.get("started:refresh", 0)
+        started = counts.get("started", 0) - sum(counts.get(f"started:{k}", 0) for k in FOLLOW_ON)
         p95 = stage.get("journey_p95_ms")
         gens = [v for v in (status.get("generator_cpu") or {}).values() if v is not None]
         t, total = status.get("t"), status.get("total_s")

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from loadtests.collector import journey_count
 from loginload.processes import free_port
 from loginload.rp_demo import prepare_demo
 from tests.servers import run_cli
@@ -32,8 +33,12 @@ def test_rp_demo_journeys_counted_on_both_sides_agree(tmp_path: Path) -> None:
         assert stage["failures"] == {}
         for k, v in stage["counts"].items():
             counts[k] = counts.get(k, 0) + v
-    signed_in = counts["completed"] - counts.get("completed:abandoned", 0)
+    signed_in = journey_count(counts, "completed") - counts.get("completed:abandoned", 0)
     assert signed_in > 20 and "completed:refresh" not in counts  # the service refreshes its own tokens
+    # signed-in pages are follow-on jobs of the kept sessions, not part of the sign-in journey
+    assert counts["completed:rp_page"] > signed_in  # rp_pages_per_session = 3 visits per sign-in
+    abandoned = counts.get("completed:abandoned", 0)
+    assert counts["completed"] == signed_in + abandoned + counts["completed:rp_page"]
     # the service's own count: every journey the generators completed, plus preflight's one citizen
     assert meta["rp"]["service"] == {"sign_ins": signed_in + 1, "failed_sign_ins": 0}
     cpu = meta["rp"]["cpu_ms_per_sign_in"]  # both sides measured, to set side by side
@@ -41,6 +46,9 @@ def test_rp_demo_journeys_counted_on_both_sides_agree(tmp_path: Path) -> None:
     assert "preflight: one citizen signed in end to end: rp:start" in " ".join(meta["notes"])
     steps = {n.split(":", 1)[1] for s in doc["stages"] for n in s.get("latency", {}) if n.startswith("step:")}
     assert {"rp:start", "idp:authorize", "idp:sign_in", "rp:callback", "rp:landing"} <= steps
+    assert "rp:page:/account/prescriptions" in steps
+    journeys = {n for s in doc["stages"] for n in s.get("latency", {}) if n.startswith("journey:")}
+    assert "journey:rp_page" in journeys
     assert all(s.startswith(("rp:", "idp:")) for s in steps), steps
     # NHS App single sign-on through the service: no NHS login page, and the App held sessions from the start
     assert "idp:authorize_sso" in steps and counts.get("completed:nhs_app_sso", 0) > 0

@@ -8,7 +8,7 @@ from collections import Counter
 
 import pytest
 
-from loadtests.arrivals import REFRESH, Arrival, arrivals
+from loadtests.arrivals import PAGE, REFRESH, Arrival, arrivals
 from loadtests.shapes import Schedule, Stage
 from loadtests.workload import Journey, WorkloadModel
 
@@ -231,3 +231,17 @@ def test_launch_day_rates_count_the_longer_registration_journeys() -> None:
 def test_registration_weight_zero_stays_off_on_launch_day() -> None:
     off = WorkloadModel.from_mapping({"journey_mix": {"registration": 0}})
     assert off.journey_fractions(launch=True) == off.journey_mix.fractions()
+
+
+def test_relying_party_page_visits_arrive_at_pages_per_session_per_sign_in() -> None:
+    model = WorkloadModel(rp_pages_per_session=2.0)
+    stage = _stage(20.0, 60.0, population=5_000_000)
+    completed = model.rates_at(stage.target_rate, stage.population).completed_logins_per_s
+    got = list(arrivals(Schedule([stage]), model, refreshes=False, pages=True))
+    visits = [a for a in got if a.kind == PAGE]
+    assert abs(len(visits) - 2.0 * completed * stage.duration_s) <= 1
+    assert abs(len(_journeys(got)) - len(visits) - stage.target_rate * stage.duration_s) <= 1  # kept exact
+    assert [a.at for a in got] == sorted(a.at for a in got)  # one stream, in time order
+    assert not [a for a in arrivals(Schedule([stage]), model, refreshes=False) if a.kind == PAGE]
+    none = WorkloadModel(rp_pages_per_session=0.0)
+    assert not [a for a in arrivals(Schedule([stage]), none, pages=True) if a.kind == PAGE]

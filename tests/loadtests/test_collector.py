@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from loadtests import stats
-from loadtests.collector import Collector
+from loadtests.collector import Collector, journey_count
 from loadtests.run_plan import RunPlan
 from loadtests.shapes import capacity, ramp
 from loadtests.slo import Slo
@@ -179,3 +179,8 @@ def test_the_progress_line_says_what_happens_between_stages(tmp_path: Path) -> N
     c.t0 = time.time() - 5.5  # in the second stair, the first one over and broken
     assert c.judge_limit(SLO) is not None
     assert "stage: stopping: limit found" in progress.line(c.status())
+
+
+def test_a_sessions_follow_on_jobs_are_not_journeys() -> None:
+    counts = {"completed": 17, "completed:full_login": 5, "completed:refresh": 4, "completed:rp_page": 8}
+    assert journey_count(counts, "completed") == 5

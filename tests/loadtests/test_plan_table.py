@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.plan_table import render_plan
+from loadtests.plan_table import plan_dict, render_plan
 from loadtests.shapes import RAMP_TIERS, parse_tiers
 from loadtests.workload import WorkloadModel
 from loginload.plan_command import register
@@ -83,6 +83,20 @@ def test_plan_shows_the_single_sign_on_variant_and_the_pages_per_session() -> No
     text = render_plan(WorkloadModel(), (60_000_000,))
     assert "  journey_mix.nhs_app_sso = 0.1 (3 requests) — a service opened inside the NHS App" in text
     assert "  rp_pages_per_session = 3 — relying-party mode" in text
+
+
+def test_plan_in_relying_party_mode_counts_the_services_page_visits(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    plain, rp = plan_dict(WorkloadModel(), (60_000_000,)), plan_dict(WorkloadModel(), (60_000_000,), rp=True)
+    pages = rp["tiers"][0]["rp_pages_per_s"]
+    assert pages == pytest.approx(3.0 * rp["tiers"][0]["completed_logins_per_s"]) and rp["rp"] is True
+    assert rp["tiers"][0]["requests_per_s"] == pytest.approx(plain["tiers"][0]["requests_per_s"] + pages)
+    assert rp["launch"]["rp_pages_per_s"] > pages  # the launch-day surge's sessions visit pages too
+    assert run_cli(["plan", "--rp", "--tiers", "60m"]) == 0
+    out = capsys.readouterr().out
+    assert f"{rp['tiers'][0]['requests_per_s']:,.1f}" in out
+    assert "Relying-party mode: requests/s include the service's signed-in page visits" in out
 
 
 def test_cli_default_table(capsys: pytest.CaptureFixture[str]) -> None:

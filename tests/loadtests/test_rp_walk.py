@@ -19,6 +19,7 @@ from loadtests.journeys import JourneyFailed, SharedState
 from loadtests.oidc_client import ClientRegistration
 from loadtests.options import BY_NAME, defaults
 from loadtests.rp_journeys import RpJourneyRunner
+from loadtests.rp_sessions import ServiceSessions
 from loadtests.rp_target import RpTarget
 from loadtests.rp_walk import Browser, WalkFailed, discover, walk_one
 from loadtests.workload import Journey
@@ -161,21 +162,30 @@ def test_a_citizen_in_the_nhs_app_opens_the_service_with_no_nhs_login_page(porta
         app_browser.close()
 
 
-def test_a_session_visits_as_many_pages_as_it_draws(portal: Portal) -> None:
+def test_a_sign_in_keeps_its_session_and_page_visits_come_later_with_its_cookies(portal: Portal) -> None:
     values = rp_values(portal.demo.start_url, rp_expect="Your NHS account", rp_pages="/account/prescriptions")
     target = RpTarget.from_values(values)  # type: ignore[arg-type]
     assert target is not None
-    visits = []
+    steps: list[str] = []
+    record: Any = lambda name, seconds: steps.append(name)  # noqa: E731
+    sessions = ServiceSessions(600.0)
     browser = Browser()
     try:
         provider = discover(portal.idp.base_url, NOTHING, browser.http)
-        for seed in range(6):
-            steps: list[str] = []
-            record: Any = lambda name, seconds, steps=steps: steps.append(name)  # noqa: E731
-            rng = random.Random(seed)
-            runner = RpJourneyRunner(browser, provider, SharedState(), rng, record, target, NOTHING, 3.0)
-            runner.login(Journey.FULL_LOGIN, MockPopulation().account(5000 + seed))
-            visits.append(steps.count("rp:page:/account/prescriptions"))
+        runner = RpJourneyRunner(
+            browser, provider, SharedState(), random.Random(1), record, target, NOTHING, sessions
+        )
+        assert runner.page() == "skipped"  # no session yet
+        assert runner.login(Journey.FULL_LOGIN, MockPopulation().account(5100)) == "completed"
+        assert "rp:page:/account/prescriptions" not in steps and len(sessions) == 1  # kept, not visited
+        browser.cookiejar.clear()  # another citizen's journey in between: the browser is someone else's
+        steps.clear()
+        assert runner.page() == "completed" and runner.page() == "completed"  # with the kept cookies
+        assert steps == ["rp:page:/account/prescriptions"] * 2
+        sessions.keep([])  # a session the service no longer knows: its page sends the citizen away
+        sessions.kept.popleft()
+        with pytest.raises(JourneyFailed) as failed:
+            runner.page()
+        assert failed.value.check == "rp_page_signed_out"
     finally:
         browser.close()
-    assert len(set(visits)) > 1 and sum(visits) > 6  # drawn per session around 3, not once each

@@ -19,7 +19,6 @@ from loadtests.arrivals import Arrival
 from loadtests.generator import Generator
 from loadtests.journeys import JourneyFailed, JourneyRunner, Provider, SharedState
 from loadtests.options import defaults
-from loadtests.rp_journeys import poisson
 from loadtests.rp_walk import Browser
 from loadtests.run_plan import plan_from_options
 from loadtests.workload import Journey
@@ -152,11 +151,3 @@ def test_with_no_session_yet_the_generator_signs_in_fully_and_counts_a_fallback(
     assert gen._run(journeys.runner, arrival, rng) == "completed"  # the session the fallback left
     assert journeys.steps == ["authorize_sso", "token", "userinfo"]
     assert gen.recorder.stages[0].counts[sso_journey.FALLBACK] == 1
-
-
-def test_pages_per_session_are_drawn_around_their_mean() -> None:
-    rng = random.Random(7)
-    draws = [poisson(rng, 3.0) for _ in range(4000)]
-    assert sum(draws) / len(draws) == pytest.approx(3.0, abs=0.15)
-    assert min(draws) == 0 and max(draws) >= 8  # a count per session, not a fixed one
-    assert {poisson(rng, 0.0) for _ in range(50)} == {0}

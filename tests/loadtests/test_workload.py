@@ -245,3 +245,12 @@ def test_the_services_share_scales_every_tier_to_the_load_it_sees() -> None:
     assert WorkloadModel().peak_logins_per_s(60_000_000) == pytest.approx(125.0)
     with pytest.raises(ValueError, match="service_share"):
         WorkloadModel.from_mapping({"service_share": 0})
+
+
+def test_relying_party_requests_count_the_services_page_visits() -> None:
+    model = WorkloadModel(rp_pages_per_session=3.0)
+    plain, rp = model.rates(60_000_000), model.rates(60_000_000, rp=True)
+    assert plain.rp_pages_per_s == 0.0
+    assert rp.rp_pages_per_s == pytest.approx(3.0 * rp.completed_logins_per_s)
+    assert rp.requests_per_s == pytest.approx(plain.requests_per_s + rp.rp_pages_per_s)
+    assert rp.logins_per_s == plain.logins_per_s and rp.refreshes_per_s == plain.refreshes_per_s
