@@ -92,3 +92,20 @@ def test_with_configured_clients_the_banner_names_them_not_the_dev_client() -> N
     assert f"client      portal  -> {callback}" in text
     assert "loginload-dev-client" not in text and "dev client" not in text
     assert "loginload-dev-client" in banner(Settings())
+
+
+def test_the_turn_budget_comes_from_the_flag_then_the_environment_then_the_config(tmp_path: Path) -> None:
+    config = tmp_path / "idp.toml"
+    config.write_text("[idp]\nshed_turn_ms = 40\n")
+    env = {"LOGINLOAD_SHED_TURN_MS": "30"}
+    assert settings_from_args(parse("--config", str(config)), {}).shed_turn_ms == 40.0
+    assert settings_from_args(parse("--config", str(config)), env).shed_turn_ms == 30.0
+    flagged = parse("--config", str(config), "--shed-turn-ms", "20")
+    assert settings_from_args(flagged, env).shed_turn_ms == 20.0
+    assert settings_from_args(parse(), {}).shed_turn_ms == 100.0
+
+
+def test_a_negative_turn_budget_is_one_line_and_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(parse("--shed-turn-ms", "-1", "citizen", "1")) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "shed_turn_ms must be 0 or more milliseconds, not -1.0" in err[0], err
