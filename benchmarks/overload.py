@@ -4,6 +4,10 @@
     python -m benchmarks.overload --seconds 15         # shorter
     python -m benchmarks.overload --route authorize    # the cheaper sign-in page instead of its POST
 
+Shedding (``mock_idp/http.py``): a request read more than ``--shed-turn-ms`` (100) after the first
+of its event-loop turn, or with the loop ``--shed-lag-ms`` (250) late, is answered 503 with
+``Retry-After`` from bytes rendered once; ``/health`` never is.
+
 The route is ``POST /sign-in`` by default (a citizen's email and password against the sealed flow of
 one ``/authorize``, answered with the SMS-code page: unsealing, the citizen derived and checked,
 a page sealed again), the request a launch-day crowd repeats. The load process is Python on the other
@@ -14,19 +18,26 @@ under ~9k/s, which ``POST /sign-in`` is and ``GET /authorize`` (~15k/s) is not.
    route for 5 s: the rate it serves, C.
 2. Overload: a second process offers 3C requests a second on a fixed schedule (an open model: the
    schedule does not wait for the server), one request at a time on each keep-alive connection and a
-   new connection when all are busy (up to 4,000), for --seconds.
-   Each request's latency is taken from its scheduled instant, so queueing in the client counts too.
+   new connection when all are busy (up to 4,000, opened without blocking, as a crowd's are: a
+   connect the server is slow to take delays only the requests waiting for it), for --seconds.
+   Each request's latency is taken from its scheduled instant, so queueing in the client counts too,
+   and so does a connection's wait in the server's listen queue.
    Meanwhile this process asks ``/health`` every 100 ms (its own connection, 2 s timeout).
 3. Recovery: when the offered load stops, ``/authorize`` is asked every 50 ms until ten answers in a
    row are 200 within 4x the capacity phase's median latency; the seconds until the first of them.
 
-Prints accepted/shed counts, whether every 503 carried ``Retry-After``, the p50/p99 of accepted
-requests, the health probes answered, and the recovery seconds.
+Prints accepted/shed counts, whether every 503 carried ``Retry-After``, the requests not sent (due
+while every one of the 4,000 connections still waited for an answer), the connections that took a
+second or more to open (a full listen queue), the p50/p99
+of accepted requests, the CPU of the server and of the load process, the health probes answered, and
+the recovery seconds. The machine has 2 cores: the server and the load process share them with
+anything else running, so compare figures taken in one run, not across days.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import http.client
 import multiprocessing
 import re
@@ -38,6 +49,7 @@ import tempfile
 import threading
 import time
 from collections import deque
+from contextlib import suppress
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -45,6 +57,7 @@ from urllib.parse import urlencode
 
 from benchmarks.idp_cpu import HOST, Server, free_port
 from loadtests.oidc_client import ClientRegistration, form_body, parse_page
+from loginload.processes import cpu_seconds
 from mock_idp.population import DEFAULT_RULE, credentials
 
 CONTENT_LENGTH = re.compile(rb"\r\ncontent-length: *(\d+)", re.IGNORECASE)
@@ -84,12 +97,13 @@ def request_bytes(port: int, rp: ClientRegistration, route: str = "authorize") -
     return head.encode() + body
 
 
-@dataclass
+@dataclass(eq=False)  # hashed by identity: kept in sets
 class Conn:
     sock: socket.socket
     sent: deque[float] = field(default_factory=deque)  # scheduled instants of outstanding requests
     buf: bytes = b""
-    out: bytes = b""  # requests due but not yet written (the socket buffer was full)
+    out: bytes = b""  # requests due but not yet written (the socket buffer was full, or connecting)
+    opened: float = 0.0  # when its connect began; 0.0 once connected
 
 
 @dataclass
@@ -101,6 +115,8 @@ class Tally:
     offered: int = 0
     lost: int = 0  # outstanding when the drain deadline passed, or on a connection that failed
     not_sent: int = 0  # due while every connection was busy
+    cpu_share: float = 0.0  # the load process's own CPU over its schedule and drain, in cores
+    connects: list[float] = field(default_factory=list)  # seconds each connection took to open
 
 
 def _read(conn: Conn, now: float, tally: Tally) -> None:
@@ -130,28 +146,46 @@ def _read(conn: Conn, now: float, tally: Tally) -> None:
 def offer(port: int, payload: bytes, rate: float, seconds: float, connections: int, out: Connection) -> None:
     """The load process: *rate* requests a second on schedule, each on an idle keep-alive connection,
     a new one when none is idle (as browsers and relying parties do: no pipelining), up to
-    *connections*; a request due when all are busy is not sent and counted as such."""
+    *connections*; a request due when all are busy is not sent and counted as such.
+
+    Connections open without blocking, as a crowd's do: a connect the server is slow to take (its
+    listen queue full, the SYN retried a second later) delays the requests waiting for that
+    connection, whose latency counts it, and no other."""
     sel = selectors.DefaultSelector()
     conns: list[Conn] = []
     idle: list[Conn] = []
+    writing: set[Conn] = set()  # connected, with requests not yet written: no scan of every connection
+    tally = Tally()
 
     def connection() -> Conn | None:
         if idle:
             return idle.pop()
         if len(conns) >= connections:
             return None
-        try:
-            sock = socket.create_connection((HOST, port), timeout=2)
-        except OSError:
-            return None
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setblocking(False)
-        c = Conn(sock)
+        if sock.connect_ex((HOST, port)) not in (0, errno.EINPROGRESS):
+            sock.close()
+            return None
+        c = Conn(sock, opened=time.monotonic())
         conns.append(c)
-        sel.register(sock, selectors.EVENT_READ, c)
+        sel.register(sock, selectors.EVENT_WRITE, c)
         return c
 
-    tally = Tally()
-    start = time.monotonic()
+    def fail(c: Conn) -> None:
+        nonlocal outstanding
+        tally.lost += len(c.sent)
+        outstanding -= len(c.sent)
+        c.sent.clear()
+        sel.unregister(c.sock)
+        c.sock.close()
+        conns.remove(c)  # rare: its place can be taken by a new one
+        writing.discard(c)
+        with suppress(ValueError):
+            idle.remove(c)
+
+    out.send(None)  # the schedule starts now: the parent reads the server's CPU from here
+    cpu0, start = time.process_time(), time.monotonic()
     end = start + seconds
     total, outstanding = int(seconds * rate), 0
     while True:
@@ -165,20 +199,33 @@ def offer(port: int, payload: bytes, rate: float, seconds: float, connections: i
             c.out += payload
             c.sent.append(start + n / rate)
             outstanding += 1
+            if not c.opened:
+                writing.add(c)
         tally.offered = due
-        for c in conns:  # one write per connection per turn of the loop, however many are due
-            if c.out:
-                try:
-                    c.out = c.out[c.sock.send(c.out) :]
-                except BlockingIOError:
-                    pass
-                except OSError:
-                    c.out = b""
+        for c in list(writing):  # one write per connection per turn of the loop, however many are due
+            try:
+                c.out = c.out[c.sock.send(c.out) :]
+            except BlockingIOError:
+                pass
+            except OSError:
+                c.out = b""
+            if not c.out:
+                writing.discard(c)
         if now >= end and (outstanding == 0 or now > end + DRAIN_S):
             tally.lost += outstanding
             break
         for key, _ in sel.select(timeout=0.001):
             c = key.data
+            if c.opened:  # the connect finished, or failed
+                if c.sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+                    fail(c)
+                    continue
+                tally.connects.append(time.monotonic() - c.opened)
+                c.opened = 0.0
+                sel.modify(c.sock, selectors.EVENT_READ, c)
+                if c.out:
+                    writing.add(c)
+                continue
             try:
                 chunk = c.sock.recv(1 << 20)
             except BlockingIOError:
@@ -186,10 +233,7 @@ def offer(port: int, payload: bytes, rate: float, seconds: float, connections: i
             except OSError:
                 chunk = b""
             if not chunk:
-                tally.lost += len(c.sent)
-                outstanding -= len(c.sent)
-                c.sent.clear()
-                sel.unregister(c.sock)
+                fail(c)
                 continue
             c.buf += chunk
             before = len(c.sent)
@@ -199,6 +243,7 @@ def offer(port: int, payload: bytes, rate: float, seconds: float, connections: i
                 idle.append(c)
     for c in conns:
         c.sock.close()
+    tally.cpu_share = (time.process_time() - cpu0) / (time.monotonic() - start)
     out.send(tally)
     out.close()
 
@@ -326,10 +371,15 @@ def main() -> int:
             prober = threading.Thread(target=probe_health, args=(port, stop, health), daemon=True)
             load.start()
             prober.start()
+            if not receive.poll(60) or receive.recv() is not None:
+                load.kill()
+                raise SystemExit("the load process did not start")
+            cpu_before, t_before = cpu_seconds(server.pid), time.monotonic()
             if not receive.poll(args.seconds + DRAIN_S + 60):
                 load.kill()
                 raise SystemExit("the load process did not report")
             tally: Tally = receive.recv()
+            server_cpu = (cpu_seconds(server.pid) - cpu_before) / (time.monotonic() - t_before)
             load.join(10)
             stop.set()
             prober.join(5)
@@ -342,9 +392,15 @@ def main() -> int:
     print(f"  other statuses {tally.other or 'none'}, lost {tally.lost}")
     print(f"  not sent (due while all {args.connections} connections were busy): {tally.not_sent}")
     print(f"  503 without Retry-After: {tally.shed_without_retry_after}")
+    slow = sum(1 for t in tally.connects if t >= 1.0)
+    print(
+        f"  connections opened {len(tally.connects)}, slowest {max(tally.connects, default=0.0):.2f} s, "
+        f"{slow} took 1 s or more (the SYN retried: the server's listen queue was full)"
+    )
     print(f"  accepted rate {served / args.seconds:.0f}/s ({served / args.seconds / rate:.2f}x capacity)")
     p50, p99 = pct(tally.accepted, 0.5) * 1000, pct(tally.accepted, 0.99) * 1000
     print(f"  accepted latency (from the scheduled instant) p50 {p50:.0f} ms, p99 {p99:.0f} ms")
+    print(f"  CPU: the server {server_cpu:.0%} of a core, the load process {tally.cpu_share:.0%}")
     slowest = health.slowest * 1000
     print(f"  /health: {health.answered}/{health.asked} answered within 2 s, slowest {slowest:.0f} ms")
     print(f"  recovered {'never (60 s)' if back is None else f'{back:.2f} s'} after the overload ended")
