@@ -23,8 +23,9 @@ ran, and the lag watch only sees a turn once it is over, so without it a whole t
 built once (``App.shed_response``) and :meth:`App.shed` lets the inline protocol answer it before
 anything else is built for the request (``mock_idp/inline_http.py``): under overload most requests
 are shed, so a 503 that cost nearly a served request's CPU would leave little to serve with. A shed
-request is counted in ``mock_idp_oauth_errors`` like any error; it is not timed in
-``mock_idp_request_seconds`` (it was never handled).
+request is counted in ``mock_idp_oauth_errors`` like any error. One shed there is not timed in
+``mock_idp_request_seconds`` (it was never handled); one shed inside ``respond`` (a pipelined request
+that waited its turn, or ``--http httptools``) still is, as before.
 """
 
 from __future__ import annotations
