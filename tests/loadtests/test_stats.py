@@ -18,6 +18,7 @@ from loadtests.stats import (
     Recorder,
     StageStats,
     new_histogram,
+    record_many,
     summarise,
 )
 
@@ -25,6 +26,7 @@ from loadtests.stats import (
 def test_latency_is_recorded_in_microseconds() -> None:
     r = Recorder()
     r.latency(0, "token", 0.0125)
+    r.stages[0].flush()
     h = r.stages[0].hists["token"]
     assert h.get_total_count() == 1
     assert h.values_are_equivalent(h.get_max_value(), 12_500)
@@ -36,11 +38,40 @@ def test_latency_clamps_to_the_histogram_range() -> None:
     r.latency(0, "authorize", -3.0)
     r.latency(0, "authorize", 1e-9)
     r.latency(0, "authorize", 10_000.0)  # beyond 10 minutes: kept as the highest value, not lost
+    r.stages[0].flush()
     h = r.stages[0].hists["authorize"]
     assert h.get_total_count() == 4
     assert h.get_min_value() == LOWEST_US
     assert h.get_count_at_value(LOWEST_US) == 3
     assert h.values_are_equivalent(h.get_max_value(), HIGHEST_US)
+
+
+def test_record_many_counts_as_record_value_does() -> None:
+    rng = random.Random(7)
+    edges = [LOWEST_US, 2, 127, 128, 255, 256, 1023, 1024, 2**20 - 1, 2**20, HIGHEST_US - 1, HIGHEST_US]
+    values = edges + [int(rng.lognormvariate(9, 3)) % HIGHEST_US + 1 for _ in range(5000)]
+    one_by_one, at_once = new_histogram(), new_histogram()
+    for v in values:
+        one_by_one.record_value(v)
+    record_many(at_once, values)
+    assert list(at_once.counts) == list(one_by_one.counts)
+    assert at_once.get_total_count() == len(values)
+    assert (at_once.get_min_value(), at_once.get_max_value()) == (
+        one_by_one.get_min_value(),
+        one_by_one.get_max_value(),
+    )
+
+
+def test_latencies_wait_for_the_drain_and_all_arrive() -> None:
+    r = Recorder()
+    for ms in (1, 2, 3):
+        r.latency(0, "token", ms / 1000)
+    assert "token" not in r.stages[0].hists  # appended, not yet recorded
+    payload = r.drain()
+    merged = StageStats()
+    merged.add_payload(payload["stages"]["0"])
+    assert merged.hists["token"].get_total_count() == 3
+    assert r.drain()["stages"] == {}  # recorded once: the next report starts empty
 
 
 def test_drain_hands_over_and_resets() -> None:
