@@ -12,18 +12,25 @@ status, headers, body, and a status 0 with the error when the connection fails.
 
 Cookies (RFC 6265 §5.2-5.4): host-only or domain cookies, ``Path``, ``Max-Age`` / ``Expires``,
 ``Secure``; a browser's cookie store, small enough to read.
+
+The network timeout is kept by one watchdog greenlet per process (:class:`_Watchdog`), not by the
+sockets: a socket with a timeout makes gevent start and cancel a timer for every wait on it, ~4% of a
+login's CPU by profile, where arming a deadline is a dict entry.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
-import socket
+import select
 import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+import gevent
+import gevent.monkey
 import gevent.ssl
 from geventhttpclient.connectionpool import ConnectionPool, SSLConnectionPool
 from geventhttpclient.header import Headers
@@ -192,32 +199,137 @@ class Response:
             )
         self._meta["exception"] = None if self._result is True else self._result
         self._event.fire(**self._meta)
+        self._meta = {}  # it held this response: freed by its count now, not by the cyclic collector
         return exc is None
 
 
-class _PeekAlive:
-    """A kept-alive connection is reused if the server has sent nothing on it since (no FIN, no stray
-    bytes): one non-blocking ``MSG_PEEK`` on the OS socket, where geventhttpclient's check runs
-    gevent's ``select`` (timers, watchers, a hub switch): ~4% of a login's CPU by profile."""
+class _Watchdog:
+    """The deadline of every request in flight in this process. Twice a second one greenlet closes the
+    connection of a request past its deadline: gevent then ends that request's wait on the socket with
+    an error in its own greenlet, which :meth:`Session._exchange` reports as a timeout. A timeout is
+    therefore noticed up to ``PERIOD_S`` late. The greenlet ends when nothing is in flight, and starts
+    again with the next request."""
 
-    def _is_socket_alive(self, sock: Any) -> bool:
-        raw = getattr(sock, "_sock", None)  # gevent's socket wraps the OS socket, non-blocking
-        if raw is None or sock.fileno() < 0:
-            return bool(super()._is_socket_alive(sock))  # type: ignore[misc]
+    PERIOD_S = 0.5
+
+    def __init__(self) -> None:
+        self.deadlines: dict[Any, float] = {}  # socket -> monotonic deadline
+        self.expired: set[int] = set()  # id() of sockets closed for their deadline, until disarmed
+        self._greenlet: Any = None
+
+    def arm(self, sock: Any, seconds: float) -> None:
+        self.deadlines[sock] = time.monotonic() + seconds
+        if self._greenlet is None:
+            self._greenlet = gevent.spawn(self._watch)
+
+    def closed(self, sock: Any) -> bool:
+        """True if the watchdog closed *sock* for passing its deadline."""
+        return id(sock) in self.expired
+
+    def disarm(self, sock: Any) -> bool:
+        """Forget *sock*'s deadline; True if the watchdog closed it for passing its deadline."""
+        self.deadlines.pop(sock, None)
+        if id(sock) in self.expired:
+            self.expired.discard(id(sock))
+            return True
+        return False
+
+    def _watch(self) -> None:
         try:
-            raw.recv(1, socket.MSG_PEEK)  # b"": the server closed it; bytes: not a clean state
+            while self.deadlines:
+                gevent.sleep(self.PERIOD_S)
+                now = time.monotonic()
+                for sock in [s for s, due in self.deadlines.items() if due <= now]:
+                    del self.deadlines[sock]
+                    self.expired.add(id(sock))
+                    sock.close()
+        finally:
+            self._greenlet = None
+
+
+_WATCHDOG = _Watchdog()
+
+
+class _OneConnection:
+    """A pool of one kept-alive connection for one user (one greenlet, one request at a time), where
+    geventhttpclient's pool guards a queue of many with a semaphore (~3% of a login's CPU by profile).
+    The kept connection is reused if the server has sent nothing on it since (no FIN, no stray bytes):
+    one ``poll`` of the OS socket with no timeout, where geventhttpclient's own check runs gevent's
+    ``select`` (timers, watchers, a hub switch)."""
+
+    _closed: bool
+    _idle: Any = None
+
+    def get_socket(self) -> Any:
+        if self._closed:
+            raise RuntimeError("connection pool closed")
+        sock, self._idle = self._idle, None
+        if sock is not None:
+            if _idle_and_open(sock):
+                return sock
+            _close(sock)
+        return self._create_socket()  # type: ignore[attr-defined]
+
+    def return_socket(self, sock: Any) -> None:
+        if self._closed or self._idle is not None:
+            _close(sock)
+        else:
+            self._idle = sock
+
+    def release_socket(self, sock: Any) -> None:
+        _close(sock)
+
+    def close(self) -> None:
+        self._closed = True
+        sock, self._idle = self._idle, None
+        if sock is not None:
+            _close(sock)
+
+
+_poll = gevent.monkey.get_original("select", "poll")  # the OS's, not gevent's (hub-switching) one
+
+
+def _idle_and_open(sock: Any) -> bool:
+    """No FIN and no bytes waiting on an idle connection: readable while idle means the server closed
+    it, or sent what it should not have."""
+    try:
+        fd = sock.fileno()
+        if fd < 0:
             return False
+        poller = _poll()
+        poller.register(fd, select.POLLIN)
+        return not poller.poll(0)
+    except (OSError, ValueError):
+        return False
+
+
+def _close(sock: Any) -> None:
+    with contextlib.suppress(OSError):
+        sock.close()
+
+
+def _send(sock: Any, message: bytes, https: bool) -> None:
+    """``sock.sendall(message)``. A request fits an idle connection's send buffer, so on plain HTTP one
+    ``send`` on the OS socket (non-blocking under gevent) usually takes it all; gevent's ``sendall``
+    asks the kernel for the buffer's size first, every call (~3% of a login's CPU by profile, with its
+    own bookkeeping). What is left, if anything, goes through ``sendall``. TLS always does."""
+    raw = None if https else getattr(sock, "_sock", None)
+    if raw is not None and sock.fileno() >= 0:
+        try:
+            sent = raw.send(message)
         except BlockingIOError:
-            return True  # nothing to read: idle and open
-        except OSError:
-            return False
+            sent = 0
+        if sent == len(message):
+            return
+        message = message[sent:]
+    sock.sendall(message)
 
 
-class _Pool(_PeekAlive, ConnectionPool):
+class _Pool(_OneConnection, ConnectionPool):
     pass
 
 
-class _SSLPool(_PeekAlive, SSLConnectionPool):
+class _SSLPool(_OneConnection, SSLConnectionPool):
     pass
 
 
@@ -256,7 +368,7 @@ class Session:
             kw: dict[str, Any] = {
                 "size": MAX_CONNECTIONS,
                 "connection_timeout": self.connection_timeout,
-                "network_timeout": self.network_timeout,
+                "network_timeout": None,  # the watchdog's, per request: see the module's docstring
             }
             if https:  # Locust's default for FastHttpUser: no certificate verification
                 kw.update(insecure=True, ssl_context_factory=insecure_ssl_context_factory)
@@ -270,23 +382,31 @@ class Session:
         server closed while idle is retried once on a new one, for a GET only (RFC 9110 §9.2.2)."""
         for attempt in (1, 2):
             sock = o.pool.get_socket()
+            _WATCHDOG.arm(sock, self.network_timeout)
             try:
-                sock.sendall(message)
-            except OSError:
-                o.pool.release_socket(sock)
-                if attempt == 1 and method == "GET":
-                    continue
+                try:
+                    _send(sock, message, o.https)
+                except OSError:
+                    o.pool.release_socket(sock)
+                    if attempt == 1 and method == "GET" and not _WATCHDOG.closed(sock):
+                        continue
+                    raise
+                try:  # the response returns the connection to the pool, or closes it, itself
+                    r = HTTPSocketPoolResponse(sock, o.pool, method=method)
+                except HTTPConnectionClosed:
+                    if attempt == 1 and method == "GET" and not _WATCHDOG.closed(sock):
+                        continue
+                    raise
+                try:
+                    return r.status_code, r.info(), r.read()
+                finally:
+                    r.release()
+            except Exception as exc:
+                if _WATCHDOG.disarm(sock):
+                    raise TimeoutError(f"no response within {self.network_timeout:g} s") from exc
                 raise
-            try:  # the response returns the connection to the pool, or closes it, itself
-                r = HTTPSocketPoolResponse(sock, o.pool, method=method)
-            except HTTPConnectionClosed:
-                if attempt == 1 and method == "GET":
-                    continue
-                raise
-            try:
-                return r.status_code, r.info(), r.read()
             finally:
-                r.release()
+                _WATCHDOG.disarm(sock)
         raise AssertionError("unreachable")
 
     def request(
@@ -350,6 +470,7 @@ class Session:
             response._result = error or (None if status < 400 else RequestFailed(f"HTTP {status}"))
             response._meta["exception"] = response._result
             self.request_event.fire(**response._meta)
+            response._meta = {}
         return response
 
     def close(self) -> None:

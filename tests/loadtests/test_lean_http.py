@@ -10,7 +10,7 @@ import pytest
 from gevent.pywsgi import WSGIServer
 from gevent.server import StreamServer
 
-from loadtests.lean_http import Cookie, CookieJar, RequestFailed, Session, parse_set_cookie
+from loadtests.lean_http import _WATCHDOG, Cookie, CookieJar, RequestFailed, Session, parse_set_cookie
 from loginload.processes import free_port
 
 NOW = 1_800_000_000.0
@@ -76,6 +76,16 @@ def test_a_request_is_reported_to_locust_when_its_block_ends(base: str) -> None:
     session.close()
 
 
+def test_a_request_larger_than_the_send_buffer_is_sent_whole(base: str) -> None:
+    """One ``send`` takes what the socket's buffer holds; the rest follows through ``sendall``."""
+    body = "a=" + "x" * (8 * 2**20)
+    session = Session(Events().hook)
+    with session.request("POST", base + "/big", data=body) as r:
+        assert r.status_code == 200
+        assert r.text.startswith(f"POST /big? {body}\n")
+    session.close()
+
+
 def test_a_marked_failure_is_reported_with_its_message(base: str) -> None:
     events = Events()
     session = Session(events.hook)
@@ -93,6 +103,47 @@ def test_a_refused_connection_is_status_0_with_its_error() -> None:
     with session.request("GET", f"http://127.0.0.1:{free_port()}/x", name="step") as r:
         assert r.status_code == 0 and r.content == b"" and r.error is not None
     assert events.fired[0]["exception"] is r.error
+    session.close()
+
+
+def test_a_server_that_never_answers_times_out_and_the_next_request_gets_a_new_connection() -> None:
+    """The network timeout is the watchdog's: the silent connection is closed and reported as a
+    timeout (status 0); the session's next request opens a new connection and is answered."""
+    connections: list[Any] = []
+
+    def silent_then_answering(sock: Any, _address: Any) -> None:
+        connections.append(sock)
+        sock.recv(65536)
+        if len(connections) == 1:
+            sock.recv(65536)  # b"" once the client gives up and closes
+            return
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+        sock.recv(65536)
+
+    server = StreamServer(("127.0.0.1", 0), silent_then_answering)
+    server.start()
+    events = Events()
+    session = Session(events.hook, network_timeout=0.3)
+    url = f"http://127.0.0.1:{server.server_port}/x"
+    try:
+        with gevent.Timeout(10):  # the test's own bound: the watchdog must end the wait long before
+            with session.request("GET", url, name="silent") as r:
+                assert r.status_code == 0 and isinstance(r.error, TimeoutError)
+                assert "no response within 0.3 s" in str(r.error)
+            with session.request("GET", url, name="answered") as r:
+                assert (r.status_code, r.content) == (200, b"ok")
+        assert len(connections) == 2
+        assert isinstance(events.fired[0]["exception"], TimeoutError)
+    finally:
+        session.close()
+        server.stop()
+
+
+def test_a_request_answered_in_time_leaves_no_deadline_behind(base: str) -> None:
+    session = Session(Events().hook, network_timeout=0.3)
+    with session.request("GET", base + "/x") as r:
+        assert r.status_code == 200
+    assert _WATCHDOG.deadlines == {} and _WATCHDOG.expired == set()
     session.close()
 
 
