@@ -14,7 +14,7 @@ import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any, Protocol
-from urllib.parse import urlencode, urljoin
+from urllib.parse import urlencode
 
 import orjson
 
@@ -27,6 +27,7 @@ from loadtests.oidc_client import (
     parse_page,
     pkce_pair,
     query_of,
+    resolve,
     validate_id_token,
 )
 from loadtests.workload import Journey
@@ -213,7 +214,7 @@ class JourneyRunner:
             raise JourneyFailed("sign_in_form", f"no password form on {page.title!r}")
         if kind == Journey.ABANDONED:
             return None
-        action = urljoin(url, form.action)
+        action = resolve(url, form.action)
         if kind == Journey.WRONG_PASSWORD:
             bad = dict(form.fields, email=account.email, password=account.password + "x")
             r = self.step("sign_in_fail", "POST", action, (200, 400, 401), data=form_body(bad), headers=FORM)
@@ -255,7 +256,7 @@ class JourneyRunner:
         r = self.step(
             "register_start",
             "POST",
-            urljoin(url, form.action),
+            resolve(url, form.action),
             (200,),
             data=form_body(form.fields),
             headers=FORM,
@@ -269,7 +270,7 @@ class JourneyRunner:
                 raise JourneyFailed(f"{name}_form", f"no {field_} form on {page.title!r}")
             data = dict(form.fields, **values)
             r = self.step(
-                name, "POST", urljoin(url, form.action), (200, 302), data=form_body(data), headers=FORM
+                name, "POST", resolve(url, form.action), (200, 302), data=form_body(data), headers=FORM
             )
         return self._through_pages(Journey.REGISTRATION, account, r, url), account
 
@@ -285,7 +286,7 @@ class JourneyRunner:
                 raise JourneyFailed(f"page_error_{page.error}", page.title)
             expected_error = False
             if (form := page.form("otp_code")) is not None:
-                action = urljoin(base, form.action)
+                action = resolve(base, form.action)
                 if kind == Journey.SMS_RETRY and not retried:
                     retried = True
                     bad = dict(form.fields, otp_code=_other_code(account.sms_code))
@@ -305,7 +306,7 @@ class JourneyRunner:
                 r = self.step(
                     "consent",
                     "POST",
-                    urljoin(base, form.action),
+                    resolve(base, form.action),
                     (200, 302),
                     data=form_body(data),
                     headers=FORM,
@@ -314,7 +315,7 @@ class JourneyRunner:
                 r = self.step(
                     "uplift",
                     "POST",
-                    urljoin(base, form.action),
+                    resolve(base, form.action),
                     (200, 302),
                     data=form_body(form.fields),
                     headers=FORM,

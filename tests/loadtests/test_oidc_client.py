@@ -9,7 +9,7 @@ import time
 import uuid
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 
 import jwt
 import pytest
@@ -23,6 +23,7 @@ from loadtests.oidc_client import (
     parse_page,
     pkce_pair,
     query_of,
+    resolve,
     validate_id_token,
 )
 from mock_idp import pages
@@ -114,8 +115,39 @@ def test_error_page() -> None:
     assert page.form() is None
 
 
+def test_fields_before_the_first_form_belong_to_none() -> None:
+    page = parse_page("<input name=a><FORM action=/x><input type=hidden name=b value=1></FORM>")
+    assert [(f.action, f.inputs, f.fields) for f in page.forms] == [("/x", ["b"], {"b": "1"})]
+
+
 def test_query_of() -> None:
     assert query_of("http://rp/cb?code=abc&state=s%201") == {"code": "abc", "state": "s 1"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://rp/cb?code=abc&state=s",
+        "http://rp/cb?code=&state=s",  # a blank value is dropped, as parse_qs drops it
+        "http://rp/cb?code=a&code=b",  # the first of a repeated parameter
+        "http://rp/cb?a&b=1&&c=2#d=3",
+        "http://rp/cb",
+        "http://rp/cb?e=%20x&f=a+b",
+        "http://rp/cb?a=b=c&=v",
+    ],
+)
+def test_query_of_is_parse_qs_first_values(url: str) -> None:
+    assert query_of(url) == {k: v[0] for k, v in parse_qs(urlsplit(url).query).items()}
+
+
+@pytest.mark.parametrize(
+    "base", ["http://127.0.0.1:8765/authorize?client_id=x", "http://h", "https://h:1/a/b?q#f", "http://h/a/"]
+)
+@pytest.mark.parametrize(
+    "ref", ["/sign-in", "/a/./b", "/../x", "//other/x", "/x?y=1#z", "", "rel", "?q", "#f", "/x/.y"]
+)
+def test_resolve_is_urljoin(base: str, ref: str) -> None:
+    assert resolve(base, ref) == urljoin(base, ref)
 
 
 @pytest.mark.parametrize(
@@ -124,6 +156,7 @@ def test_query_of() -> None:
         {"flow": "eyJh.bc-_~", "email": "a+b@example.org", "password": "p&ss w=rd%"},
         {"redirect_uri": "http://127.0.0.1:8000/cb?x=1", "scope": "openid profile", "vtr": '["P9.Cp.Cd"]'},
         {"é": "ünïcode €", "k": ""},
+        {"every byte": "".join(map(chr, range(1, 256))), "nul": "\x00"},
     ],
 )
 def test_form_body_is_urlencode(data: dict[str, str]) -> None:
