@@ -52,9 +52,10 @@ class SizingFigures:
         0.298, "one RS512/2048 signature, as the IdP's /metrics counts it in the same benchmark"
     )
     generator_login_ms: float = _figure(
-        2.05,
+        1.92,
         "Locust generator CPU per complete 5-request login (1 client assertion, ID-token check), one"
-        " process pinned to a core: python -m benchmarks.generator_cpu, run B",
+        " process pinned to a core at 312 logins/s: python -m benchmarks.generator_cpu, run B, median"
+        " of 3 (2026-12-02)",
     )
     redis_ops_per_login: float = _figure(
         9.0,
