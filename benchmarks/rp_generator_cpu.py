@@ -1,6 +1,6 @@
 """Generator CPU per journey in relying-party mode, beside the generator playing the relying party.
 
-    python -m benchmarks.rp_generator_cpu [--tier 20m] [--short 15] [--long 45]
+    python -m benchmarks.rp_generator_cpu [--tier 20m] [--short 15] [--long 45] [--pages-per-session N]
 
 One Locust process in local mode runs the locustfile's workload (no refreshes) twice per mode, for a
 short and a long stage at the same rate: the difference in its CPU (its own accounting, from the
@@ -78,6 +78,11 @@ def main() -> int:
     p.add_argument("--tier", default="20m")
     p.add_argument("--short", type=float, default=15.0)
     p.add_argument("--long", type=float, default=45.0)
+    p.add_argument(
+        "--pages-per-session",
+        type=float,
+        help="the workload's rp_pages_per_session (default: the model's); 0 measures the sign-in alone",
+    )
     a = p.parse_args()
     if PIN_GENERATOR:
         os.sched_setaffinity(0, {0})  # the IdPs and the demo service started below inherit core 0
@@ -86,13 +91,14 @@ def main() -> int:
         demo = prepare_demo(base / "demo", free_port())
         rp_idp, rp_url = _idp(base, "idp-rp", demo.registration.clients_toml)
         plain_idp, plain_url = _idp(base, "idp-plain")
+        rp_extra = ["--rp", demo.start_url, "--rp-expect", DEMO_EXPECT, "--rp-pages", DEMO_PAGES]
+        if a.pages_per_session is not None:
+            (base / "workload.toml").write_text(f"[workload]\nrp_pages_per_session = {a.pages_per_session}\n")
+            rp_extra += ["--workload-config", str(base / "workload.toml")]
         try:
             demo.start(rp_url, base / "logs")
             modes = {
-                "rp": (
-                    rp_url,
-                    ["--rp", demo.start_url, "--rp-expect", DEMO_EXPECT, "--rp-pages", DEMO_PAGES],
-                ),
+                "rp": (rp_url, rp_extra),
                 "plain": (plain_url, ["--client-config", str(base / "idp-plain" / "dev-client.json")]),
             }
             for mode, (host, extra) in modes.items():
