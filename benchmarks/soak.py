@@ -63,6 +63,24 @@ def growth(values: list[float]) -> float:
     return (values[-1] - values[0]) / values[0] * 100 if values and values[0] else float("nan")
 
 
+def median(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[len(ordered) // 2] if ordered else float("nan")
+
+
+def trend(values: list[float]) -> float:
+    """Growth from the median of the first fifth of the steady samples to that of the last fifth, in %.
+
+    A collector's sawtooth moves single samples by a few MiB either way; the medians of the two ends
+    tell it from a leak, which moves the whole last fifth up.
+    """
+    if len(values) < 5:
+        return growth(values)
+    fifth = max(1, len(values) // 5)
+    first, last = median(values[:fifth]), median(values[-fifth:])
+    return (last - first) / first * 100 if first else float("nan")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=30.0, help="minutes at the 60m tier (default 30)")
@@ -121,8 +139,21 @@ def main() -> int:
         if values:
             print(
                 f"  {what}: {values[0]:.1f} after {warm_s:.0f} s warm-up -> {values[-1]:.1f} at the end "
-                f"({growth(values):+.1f}%), max {max(values):.1f}"
+                f"({growth(values):+.1f}%), max {max(values):.1f}; first fifth -> last fifth (medians) "
+                f"{trend(values):+.1f}%"
             )
+    by_minute: dict[int, list[dict[str, float]]] = {}
+    for t, s in samples:
+        if s["idp_mib"] and s["generator_mib"]:
+            by_minute.setdefault(int(t // 60), []).append(s)
+    print("  RSS by minute (median of the samples), MiB, idp/generator:")
+    print(
+        "   "
+        + " ".join(
+            f"{m}:{median([s['idp_mib'] for s in v]):.0f}/{median([s['generator_mib'] for s in v]):.0f}"
+            for m, v in sorted(by_minute.items())
+        )
+    )
     per_minute: dict[int, list[float]] = {}
     for point in doc.get("series", []):
         if point.get("journey_p95_ms") is not None:

@@ -272,3 +272,172 @@ def test_a_jar_is_cleared_and_refilled_as_a_remembered_device() -> None:
     for c in kept:
         jar.set_cookie(c)
     assert jar.header("idp.test", "/authorize", False) == "dev=1"
+
+
+class Canned:
+    """A raw server on 127.0.0.1 answering each request with the next canned reply, sent in pieces
+    of *piece* bytes (a response split anywhere must still be read whole); ``None`` closes the
+    connection without answering, and so does a ``Connection: close`` or HTTP/1.0 reply once sent.
+    Records the connections it was given."""
+
+    def __init__(self, replies: list[bytes | None], piece: int = 0) -> None:
+        self.replies = list(replies)
+        self.piece = piece
+        self.connections: list[Any] = []
+        self.server = StreamServer(("127.0.0.1", 0), self._serve)
+        self.server.start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/x"
+
+    def _serve(self, sock: Any, _address: Any) -> None:
+        self.connections.append(sock)
+        while self.replies and sock.recv(65536):
+            reply = self.replies.pop(0)
+            if reply is None:
+                break
+            step = self.piece or len(reply)
+            for i in range(0, len(reply), step):
+                sock.sendall(reply[i : i + step])
+            if b"Connection: close" in reply or reply.startswith(b"HTTP/1.0"):
+                break  # what such a server does once it has answered
+        sock.close()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+
+def _get(canned: Canned, session: Session | None = None) -> Any:
+    own = session is None
+    session = session or Session(Events().hook)
+    try:
+        with gevent.Timeout(10), session.request("GET", canned.url, name="x") as r:  # the test's own bound
+            return r
+    finally:
+        if own:
+            session.close()
+
+
+OK2 = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+
+
+@pytest.mark.parametrize("piece", [0, 1, 7])
+def test_a_chunked_body_is_read_whole_however_it_arrives(piece: int) -> None:
+    canned = Canned(
+        [b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x=y\r\nde\r\n0\r\n\r\n", OK2],
+        piece,
+    )
+    session = Session(Events().hook)
+    try:
+        r = _get(canned, session)
+        assert (r.status_code, r.content) == (200, b"abcde")
+        assert _get(canned, session).content == b"ok"
+        assert len(canned.connections) == 1  # the chunked response ended cleanly: kept alive
+    finally:
+        session.close()
+        canned.stop()
+
+
+def test_a_body_delimited_by_the_close_is_read_and_the_connection_not_kept() -> None:
+    canned = Canned([b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\nuntil the end"])
+    canned.replies.append(OK2)  # for a second connection, if the client opens one
+    session = Session(Events().hook)
+    try:
+        assert _get(canned, session).content == b"until the end"
+        assert _get(canned, session).content == b"ok"
+        assert len(canned.connections) == 2
+    finally:
+        session.close()
+        canned.stop()
+
+
+def test_connection_close_and_http_1_0_are_not_kept_alive() -> None:
+    canned = Canned(
+        [
+            b"HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 1\r\n\r\na",
+            b"HTTP/1.0 200 OK\r\nContent-Length: 1\r\n\r\nb",
+            OK2,
+        ]
+    )
+    session = Session(Events().hook)
+    try:
+        assert [_get(canned, session).content for _ in range(3)] == [b"a", b"b", b"ok"]
+        assert len(canned.connections) == 3
+    finally:
+        session.close()
+        canned.stop()
+
+
+def test_an_interim_response_is_skipped_for_the_final_one() -> None:
+    canned = Canned([b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>\r\n\r\n" + OK2], piece=5)
+    try:
+        r = _get(canned)
+        assert (r.status_code, r.content) == (200, b"ok") and "link" not in r.headers
+    finally:
+        canned.stop()
+
+
+def test_bytes_after_the_response_mean_the_connection_is_not_reused() -> None:
+    canned = Canned([OK2 + b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstray", OK2])
+    session = Session(Events().hook)
+    try:
+        assert _get(canned, session).content == b"ok"
+        assert _get(canned, session).content == b"ok"  # not the stray reply: a new connection
+        assert len(canned.connections) == 2
+    finally:
+        session.close()
+        canned.stop()
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        b"HTTX/1.1 200 OK\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nshort",  # closed before the body's end
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n",
+    ],
+)
+def test_a_malformed_or_cut_response_is_status_0_with_its_error(reply: bytes) -> None:
+    canned = Canned([reply])
+    events = Events()
+    try:
+        r = _get(canned, Session(events.hook))
+        assert r.status_code == 0 and r.content == b"" and r.error is not None
+        assert events.fired[0]["exception"] is r.error
+    finally:
+        canned.stop()
+
+
+def test_a_get_on_a_connection_closed_unanswered_is_retried_once_a_post_is_not() -> None:
+    canned = Canned([None])
+    canned.replies.append(OK2)
+    try:
+        r = _get(canned)  # the first connection closed with no answer; the retry is answered
+        assert (r.status_code, r.content) == (200, b"ok") and len(canned.connections) == 2
+    finally:
+        canned.stop()
+    canned = Canned([None, OK2])
+    try:
+        session = Session(Events().hook)
+        with gevent.Timeout(10), session.request("POST", canned.url, data="a=1") as r:
+            assert r.status_code == 0 and r.error is not None
+        session.close()
+    finally:
+        canned.stop()
+
+
+def test_headers_repeat_and_read_case_insensitively() -> None:
+    canned = Canned(
+        [b"HTTP/1.1 200 OK\r\nSet-Cookie: a=1\r\nX-One: v\r\nSet-Cookie: b=2\r\nContent-Length: 0\r\n\r\n"]
+    )
+    try:
+        r = _get(canned)
+        assert r.headers.get("X-ONE") == "v" and "x-one" in r.headers and "X-One" in r.headers
+        assert r.headers.getlist("Set-Cookie") == ["a=1", "b=2"] and r.headers.getlist("nope") == []
+        assert r.headers.get("nope", "d") == "d"
+    finally:
+        canned.stop()
+
+
+def test_head_is_refused_before_anything_is_sent(base: str) -> None:
+    with pytest.raises(ValueError, match="method 'HEAD'"):
+        Session(Events().hook).request("HEAD", base + "/x")
