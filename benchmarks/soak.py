@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from statistics import median_high
 from typing import Any
 
 from loginload.processes import tree
@@ -63,11 +64,6 @@ def growth(values: list[float]) -> float:
     return (values[-1] - values[0]) / values[0] * 100 if values and values[0] else float("nan")
 
 
-def median(values: list[float]) -> float:
-    ordered = sorted(values)
-    return ordered[len(ordered) // 2] if ordered else float("nan")
-
-
 def trend(values: list[float]) -> float:
     """Growth from the median of the first fifth of the steady samples to that of the last fifth, in %.
 
@@ -76,8 +72,8 @@ def trend(values: list[float]) -> float:
     """
     if len(values) < 5:
         return growth(values)
-    fifth = max(1, len(values) // 5)
-    first, last = median(values[:fifth]), median(values[-fifth:])
+    fifth = len(values) // 5
+    first, last = median_high(values[:fifth]), median_high(values[-fifth:])
     return (last - first) / first * 100 if first else float("nan")
 
 
@@ -147,18 +143,16 @@ def main() -> int:
         if s["idp_mib"] and s["generator_mib"]:
             by_minute.setdefault(int(t // 60), []).append(s)
     print("  RSS by minute (median of the samples), MiB, idp/generator:")
-    print(
-        "   "
-        + " ".join(
-            f"{m}:{median([s['idp_mib'] for s in v]):.0f}/{median([s['generator_mib'] for s in v]):.0f}"
-            for m, v in sorted(by_minute.items())
-        )
-    )
+    cells = []
+    for m, v in sorted(by_minute.items()):
+        idp, gen = (median_high([s[what] for s in v]) for what in ("idp_mib", "generator_mib"))
+        cells.append(f"{m}:{idp:.0f}/{gen:.0f}")
+    print("   " + " ".join(cells))
     per_minute: dict[int, list[float]] = {}
     for point in doc.get("series", []):
         if point.get("journey_p95_ms") is not None:
             per_minute.setdefault(int(point["t"] // 60), []).append(point["journey_p95_ms"])
-    p95s = {m: sorted(v)[len(v) // 2] for m, v in sorted(per_minute.items())}
+    p95s = {m: median_high(v) for m, v in sorted(per_minute.items())}
     print("  journey p95 by minute (median of the per-second windows), ms:")
     print("   " + " ".join(f"{m}:{v:.0f}" for m, v in p95s.items()))
     return 0

@@ -198,7 +198,12 @@ class Headers(dict[str, str]):
 
 
 class ConnectionClosed(OSError):
-    """The server closed the connection before its response was complete."""
+    """The server closed the connection before its response was complete; *unanswered* if it sent
+    nothing at all (or reset it before a byte): a kept-alive connection it had closed while idle."""
+
+    def __init__(self, message: str, unanswered: bool) -> None:
+        super().__init__(message)
+        self.unanswered = unanswered
 
 
 class _Message:
@@ -242,10 +247,8 @@ class _Message:
 
 def _read_response(sock: Any) -> tuple[int, Headers, bytes, bool]:
     """Read one response from *sock*: status, headers, body and whether the connection may be kept.
-    An interim (1xx) response is skipped. Raises :class:`ConnectionClosed` if the server closes first
-    (``errno`` 0 when it sent nothing at all, or reset it before a byte: a kept-alive connection it
-    had closed while idle), and
-    httptools' ``HttpParserError`` on a malformed response."""
+    An interim (1xx) response is skipped. Raises :class:`ConnectionClosed` if the server closes first,
+    and httptools' ``HttpParserError`` on a malformed response."""
     message = _Message()
     parser = message.parser
     received = 0
@@ -255,7 +258,7 @@ def _read_response(sock: Any) -> tuple[int, Headers, bytes, bool]:
         except ConnectionResetError as exc:
             if received:
                 raise
-            raise ConnectionClosed(0, "the server reset the connection") from exc
+            raise ConnectionClosed("the server reset the connection", unanswered=True) from exc
         if not data:
             headers = message.headers
             if (
@@ -264,7 +267,7 @@ def _read_response(sock: Any) -> tuple[int, Headers, bytes, bool]:
                 and "transfer-encoding" not in headers
             ):  # a body delimited by the close (RFC 9112 §6.3)
                 return parser.get_status_code(), headers, b"".join(message.body), False
-            raise ConnectionClosed(0 if received == 0 else 1, "the server closed the connection")
+            raise ConnectionClosed("the server closed the connection", unanswered=received == 0)
         received += len(data)
         parser.feed_data(data)
     keep = message.keep_alive and not message.stray
@@ -505,7 +508,7 @@ class Session:
                 try:
                     status, headers, body, kept = _read_response(sock)
                 except ConnectionClosed as exc:
-                    if retry and exc.errno == 0 and not _WATCHDOG.closed(sock):
+                    if retry and exc.unanswered and not _WATCHDOG.closed(sock):
                         continue
                     raise
                 return status, headers, body
