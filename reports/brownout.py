@@ -10,9 +10,10 @@ back within bounds of before: its p95 at most 110% of the larger of before's p95
 before's own steady windows (a window holds a few dozen journeys, so its p95 is noisy: a bound
 tighter than before's own spread would call a healthy service unrecovered), and its error rate at
 most 110% of before's plus 0.1 percentage point. Each window is judged by the median p95 and the
-summed errors of itself and its two neighbours, so one noisy window neither ends nor prolongs a
-recovery. A window in which journeys started but none completed is not recovered; a window with
-nothing in it is no evidence either way. If the last window is out of bounds: "did not recover".
+summed errors of itself and its two neighbours (the first and last windows: the two nearest), so one
+noisy window neither ends nor prolongs a recovery. A window in which journeys started but none
+completed is not recovered; a window with nothing in it is no evidence either way. If the last window
+is out of bounds so judged: "did not recover".
 The figure's resolution is the series' window (reported beside it); the series is built from the
 generators' once-a-second reports, so a window can lag the journeys in it by up to a second.
 """
@@ -154,8 +155,11 @@ def _recovery(
 
     def within(i: int) -> bool:
         """Window i of the after-phase judged with its neighbours: the median of their p95s (one noisy
-        window of a few dozen journeys neither ends nor prolongs a recovery), their errors summed."""
-        group = late[max(0, i - 1) : i + 2]
+        window of a few dozen journeys neither ends nor prolongs a recovery), their errors summed. The
+        first and last windows, with one neighbour each, are judged with the two nearest: the median of
+        two is their mean, so one noisy last window would say "did not recover" on its own."""
+        first = max(0, min(i - 1, len(late) - 3))
+        group = late[first : first + 3]
         if late[i].completed == 0 or late[i].p95_ms is None:
             return False
         p95s = [w.p95_ms for w in group if w.p95_ms is not None]
