@@ -18,6 +18,12 @@ from loadtests.options import REPORT, SLO_OPTIONS, SMOKE, defaults, options_for
 from loginload.project_config import ProjectConfig
 
 
+def _literal(help_text: str) -> str:
+    """*help_text* as argparse prints it: it %-formats help (``%(default)s``), so a "110%" in an
+    option's help made ``--help`` raise."""
+    return help_text.replace("%", "%%")
+
+
 def add_flags(parser: argparse.ArgumentParser, entry: str) -> None:
     for o in options_for(entry):
         kw: dict[str, Any] = {"dest": o.name, "default": None}
@@ -25,7 +31,7 @@ def add_flags(parser: argparse.ArgumentParser, entry: str) -> None:
             kw.update(action="store_const", const=True)
         else:
             kw.update(action="append" if o.kind == "list" else "store", metavar=o.metavar)
-        parser.add_argument(o.flag, help=f"{o.help} (default {o.shown_default(entry)})", **kw)
+        parser.add_argument(o.flag, help=_literal(f"{o.help} (default {o.shown_default(entry)})"), **kw)
 
 
 def resolve(entry: str, args: Namespace, config: ProjectConfig) -> Namespace:
@@ -50,7 +56,7 @@ def add_slo_flags(parser: argparse.ArgumentParser) -> None:
     """``report`` and ``compare``: the SLO's flags (argparse reads them: nothing else is started)."""
     group = parser.add_argument_group("SLO (default: the run's run.json, else the defaults shown)")
     for o in options_for(REPORT):
-        shown = f"{o.help} (default {o.default})"
+        shown = _literal(f"{o.help} (default {o.default})")
         group.add_argument(o.flag, dest=o.name, type=argument_type(o.parse), metavar="N", help=shown)
 
 

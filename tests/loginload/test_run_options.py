@@ -66,3 +66,15 @@ def test_prepare_refuses_tiers_the_mock_cannot_hold(tmp_path: Path, monkeypatch:
         prepare(build_parser().parse_args(["run", "--tiers", "100m"]), RUN)
     accounts = prepare(build_parser().parse_args(["run", "--tiers", "100m", "--accounts-csv", "a.csv"]), RUN)
     assert accounts.plan.stages[0].population == 100_000_000  # another provider's accounts: a rate only
+
+
+@pytest.mark.parametrize("command", ["run", "smoke", "idp", "plan", "report", "compare"])
+def test_every_command_prints_its_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    """argparse %-formats help texts: a "110%" in one made ``loginload run --help`` raise a TypeError."""
+    with pytest.raises(SystemExit) as exit_:
+        build_parser().parse_args([command, "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith(f"usage: loginload {command}")
+    if command in ("run", "smoke", "report", "compare"):
+        assert "within 110% of before" in out
