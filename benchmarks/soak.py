@@ -2,13 +2,14 @@
 
     python -m benchmarks.soak --minutes 30      # the issue's soak
     python -m benchmarks.soak --minutes 10      # shorter
+    python -m benchmarks.soak --idp-workers 2   # where one IdP worker is near its limit at 125/s
 
 Runs ``loginload run --tiers 60m --stage-seconds <minutes x 60> --generators 1 --limit-search off``
-(the embedded IdP, one worker, SQLite store) in a temporary folder and samples, every 10 s: the RSS of
-the IdP's processes and of the Locust generator, and the size of the IdP's SQLite files. From the
-run's ``loadtest.json`` afterwards: journeys completed, failed and dropped, and the journey p95 per
-minute (from the per-second series). Growth is judged after a warm-up (the first 2 minutes, or a
-fifth of a shorter run), when the bounded caches have filled.
+(the embedded IdP with ``--idp-workers`` workers, 1 by default; SQLite store) in a temporary folder and
+samples, every 10 s: the RSS of the IdP's processes and of the Locust generator, and the size of the
+IdP's SQLite files. From the run's ``loadtest.json`` afterwards: journeys completed, failed and
+dropped, and the journey p95 per minute (from the per-second series). Growth is judged after a
+warm-up (the first 2 minutes, or a fifth of a shorter run), when the bounded caches have filled.
 """
 
 from __future__ import annotations
@@ -80,7 +81,12 @@ def trend(values: list[float]) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--minutes", type=float, default=30.0, help="minutes at the 60m tier (default 30)")
+    parser.add_argument(
+        "--idp-workers", type=int, default=1, help="the embedded IdP's worker processes (default 1)"
+    )
     args = parser.parse_args()
+    if args.idp_workers < 1:
+        parser.error("--idp-workers must be 1 or more")
     seconds = int(args.minutes * 60)
     warm_s = min(120.0, seconds / 5)
     with tempfile.TemporaryDirectory(prefix="soak-") as tmp:
@@ -97,6 +103,7 @@ def main() -> int:
         ]
         # the tier alone: the limit search's stairs (on by default for run) would follow it and load more
         cmd += ["--generators", "1", "--results", "results", "--limit-search", "off"]
+        cmd += ["--idp-workers", str(args.idp_workers)]
         proc = subprocess.Popen(
             cmd, cwd=folder, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
         )
@@ -121,7 +128,9 @@ def main() -> int:
         doc: dict[str, Any] = json.loads(runs[-1].read_text())
     steady = [s for t, s in samples if t >= warm_s and s["idp_mib"] and s["generator_mib"]]
     counts = doc["stages"][0]["counts"]  # the one tier
-    print(f"soak: 60m tier for {args.minutes:g} min, exit {proc.returncode}")
+    print(
+        f"soak: 60m tier for {args.minutes:g} min, {args.idp_workers} IdP worker(s), exit {proc.returncode}"
+    )
     print(
         f"  journeys completed {counts.get('completed', 0)}, failed {counts.get('failed', 0)}, "
         f"dropped {counts.get('dropped', 0)}, offered {counts.get('offered', 0)}"
