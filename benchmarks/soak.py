@@ -2,14 +2,15 @@
 
     python -m benchmarks.soak --minutes 30      # the issue's soak
     python -m benchmarks.soak --minutes 10      # shorter
-    python -m benchmarks.soak --idp-workers 2   # where one IdP worker is near its limit at 125/s
+    python -m benchmarks.soak --tier 40m        # a lighter tier, where the machine is full at 60m
 
-Runs ``loginload run --tiers 60m --stage-seconds <minutes x 60> --generators 1 --limit-search off``
-(the embedded IdP with ``--idp-workers`` workers, 1 by default; SQLite store) in a temporary folder and
-samples, every 10 s: the RSS of the IdP's processes and of the Locust generator, and the size of the
-IdP's SQLite files. From the run's ``loadtest.json`` afterwards: journeys completed, failed and
-dropped, and the journey p95 per minute (from the per-second series). Growth is judged after a
-warm-up (the first 2 minutes, or a fifth of a shorter run), when the bounded caches have filled.
+Runs ``loginload run --tiers <tier> --stage-seconds <minutes x 60> --generators 1 --limit-search off``
+(60m unless ``--tier``; the embedded IdP with ``--idp-workers`` workers, 1 by default; SQLite store)
+in a temporary folder and samples, every 10 s: the RSS of the IdP's processes and of the Locust
+generator, and the size of the IdP's SQLite files. From the run's ``loadtest.json`` afterwards:
+journeys completed, failed and dropped, and the journey p95 per minute (from the per-second series).
+Growth is judged after a warm-up (the first 2 minutes, or a fifth of a shorter run), when the bounded
+caches have filled.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ from pathlib import Path
 from statistics import median_high
 from typing import Any
 
+from loadtests.locust_options import argument_type
+from loadtests.option_types import population
 from loginload.processes import tree
 
 SAMPLE_S = 10.0
@@ -80,7 +83,10 @@ def trend(values: list[float]) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=30.0, help="minutes at the 60m tier (default 30)")
+    parser.add_argument("--minutes", type=float, default=30.0, help="minutes at the tier (default 30)")
+    parser.add_argument(
+        "--tier", type=argument_type(population), default="60m", help="the population held (default 60m)"
+    )
     parser.add_argument(
         "--idp-workers", type=int, default=1, help="the embedded IdP's worker processes (default 1)"
     )
@@ -97,7 +103,7 @@ def main() -> int:
             "loginload.cli",
             "run",
             "--tiers",
-            "60m",
+            args.tier,
             "--stage-seconds",
             str(seconds),
         ]
@@ -129,7 +135,8 @@ def main() -> int:
     steady = [s for t, s in samples if t >= warm_s and s["idp_mib"] and s["generator_mib"]]
     counts = doc["stages"][0]["counts"]  # the one tier
     print(
-        f"soak: 60m tier for {args.minutes:g} min, {args.idp_workers} IdP worker(s), exit {proc.returncode}"
+        f"soak: {args.tier} tier for {args.minutes:g} min, {args.idp_workers} IdP worker"
+        f"{'s' if args.idp_workers > 1 else ''}, exit {proc.returncode}"
     )
     print(
         f"  journeys completed {counts.get('completed', 0)}, failed {counts.get('failed', 0)}, "
