@@ -35,10 +35,12 @@ from loginload.processes import tree
 SAMPLE_S = 10.0
 
 
-def rss_mib(pid: int) -> float:
+def rss_mib(pid: int, field: str = "VmRSS") -> float:
+    """A process's resident memory in MiB: ``VmRSS`` in all, or ``RssAnon`` (its heap: what a leak in
+    Python grows), ``RssFile`` or ``RssShmem`` (mapped files, e.g. SQLite's shared WAL index)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     except OSError:
         pass
@@ -53,15 +55,16 @@ def cmdline(pid: int) -> bytes:
 
 
 def sample(root: int, folder: Path) -> dict[str, float]:
-    idp = gen = 0.0
+    idp = idp_anon = gen = 0.0
     for pid in tree(root):
         cmd = cmdline(pid)
         if b"locust" in cmd and b"--worker" in cmd:
             gen += rss_mib(pid)
         elif b"idp" in cmd or (b"spawn_main" in cmd and b"locust" not in cmd):
             idp += rss_mib(pid)
+            idp_anon += rss_mib(pid, "RssAnon")
     db = sum(p.stat().st_size for p in folder.rglob("store.sqlite3*") if p.is_file()) / 2**20
-    return {"idp_mib": idp, "generator_mib": gen, "sqlite_mib": db}
+    return {"idp_mib": idp, "idp_anon_mib": idp_anon, "generator_mib": gen, "sqlite_mib": db}
 
 
 def growth(values: list[float]) -> float:
@@ -146,7 +149,7 @@ def main() -> int:
     if failures:
         ranked = sorted(failures.items(), key=lambda kv: -kv[1])
         print("  failed checks: " + ", ".join(f"{k} {v}" for k, v in ranked))
-    for what in ("idp_mib", "generator_mib", "sqlite_mib"):
+    for what in ("idp_mib", "idp_anon_mib", "generator_mib", "sqlite_mib"):
         values = [s[what] for s in steady]
         if values:
             print(
