@@ -33,6 +33,7 @@ from loadtests.option_types import population
 from loginload.processes import tree
 
 SAMPLE_S = 10.0
+SPAWNED = b"from multiprocessing"  # a spawned process's ``-c`` argument: the IdP's workers
 
 
 def rss_mib(pid: int, field: str = "VmRSS") -> float:
@@ -55,16 +56,25 @@ def cmdline(pid: int) -> bytes:
 
 
 def sample(root: int, folder: Path) -> dict[str, float]:
-    idp = idp_anon = gen = 0.0
+    idp = idp_anon = gen = master = 0.0
     for pid in tree(root):
-        cmd = cmdline(pid)
-        if b"locust" in cmd and b"--worker" in cmd:
-            gen += rss_mib(pid)
-        elif b"idp" in cmd or (b"spawn_main" in cmd and b"locust" not in cmd):
-            idp += rss_mib(pid)
+        argv = cmdline(pid).split(b"\0")
+        if b"locust" in argv[:3] or (argv[1:2] == [b"-m"] and argv[2:3] == [b"locust"]):
+            if b"--worker" in argv:
+                gen += rss_mib(pid)
+        elif (b"loginload.cli" in argv and b"idp" in argv) or any(a.startswith(SPAWNED) for a in argv):
+            idp += rss_mib(pid)  # the IdP's supervisor and its workers (spawned by multiprocessing)
             idp_anon += rss_mib(pid, "RssAnon")
+        elif b"loginload.cli" in argv and b"run" in argv:
+            master += rss_mib(pid)  # the run: its time series grows with the run's length, by design
     db = sum(p.stat().st_size for p in folder.rglob("store.sqlite3*") if p.is_file()) / 2**20
-    return {"idp_mib": idp, "idp_anon_mib": idp_anon, "generator_mib": gen, "sqlite_mib": db}
+    return {
+        "idp_mib": idp,
+        "idp_anon_mib": idp_anon,
+        "generator_mib": gen,
+        "master_mib": master,
+        "sqlite_mib": db,
+    }
 
 
 def growth(values: list[float]) -> float:
@@ -149,7 +159,7 @@ def main() -> int:
     if failures:
         ranked = sorted(failures.items(), key=lambda kv: -kv[1])
         print("  failed checks: " + ", ".join(f"{k} {v}" for k, v in ranked))
-    for what in ("idp_mib", "idp_anon_mib", "generator_mib", "sqlite_mib"):
+    for what in ("idp_mib", "idp_anon_mib", "generator_mib", "master_mib", "sqlite_mib"):
         values = [s[what] for s in steady]
         if values:
             print(
