@@ -86,7 +86,7 @@ def test_recovery_is_the_first_window_from_which_every_later_one_is_back_within_
     view = analyse(STAGES, _series(p95s), None)
     assert view is not None and view.recovery.recovered
     assert view.recovery.seconds == 4.0
-    assert view.recovery.resolution_s == 1.0 and view.recovery.p95_bound_ms == pytest.approx(44.0)
+    assert view.recovery.resolution_s == 1.0 and view.recovery.p95_bound_ms == pytest.approx(47.0)
 
 
 def test_one_noisy_last_window_does_not_undo_a_recovery() -> None:
@@ -114,11 +114,11 @@ def test_a_target_still_failing_at_the_end_did_not_recover() -> None:
 
 def test_the_bound_is_never_tighter_than_befores_own_spread() -> None:
     """Before's windows ranged 30-60 ms: an after-phase at 58 ms is as healthy as before was, and one
-    that settles at 67 ms (over 110% of 60) is not."""
+    that settles at 70 ms (over 110% of 60, plus 3 ms) is not."""
     before = [30.0, 60.0, 35.0, 58.0, 40.0, 30.0, 60.0, 35.0, 58.0, 40.0] + [900.0] * 10
     view = analyse(STAGES, _series(before + [58.0] * 10), None)
     assert view is not None and view.recovery.recovered and view.recovery.seconds == 0.0
-    view = analyse(STAGES, _series(before + [58.0] * 7 + [67.0] * 3), None)
+    view = analyse(STAGES, _series(before + [58.0] * 7 + [70.0] * 3), None)
     assert view is not None and not view.recovery.recovered
 
 
