@@ -37,8 +37,8 @@ SPAWNED = b"from multiprocessing"  # a spawned process's ``-c`` argument: the Id
 
 
 def rss_mib(pid: int, field: str = "VmRSS") -> float:
-    """A process's resident memory in MiB: ``VmRSS`` in all, or ``RssAnon`` (its heap: what a leak in
-    Python grows), ``RssFile`` or ``RssShmem`` (mapped files, e.g. SQLite's shared WAL index)."""
+    """A process's resident memory in MiB: ``VmRSS`` in all, or ``RssAnon``, its heap (what a leak in
+    Python grows, where mapped files such as SQLite's shared WAL index are not)."""
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith(field + ":"):
@@ -59,7 +59,7 @@ def sample(root: int, folder: Path) -> dict[str, float]:
     idp = idp_anon = gen = master = 0.0
     for pid in tree(root):
         argv = cmdline(pid).split(b"\0")
-        if b"locust" in argv[:3] or (argv[1:2] == [b"-m"] and argv[2:3] == [b"locust"]):
+        if b"locust" in argv[:3]:  # python -m locust ...: the generators, and Locust's master
             if b"--worker" in argv:
                 gen += rss_mib(pid)
         elif (b"loginload.cli" in argv and b"idp" in argv) or any(a.startswith(SPAWNED) for a in argv):

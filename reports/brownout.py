@@ -29,7 +29,7 @@ from reports.run import StageResult
 
 P95_SLACK = 1.10
 ERROR_SLACK = 1.10
-P95_FLOOR_MS = 3.0  # a window's p95 moves by a few ms of scheduling jitter: 10% of a 12 ms baseline is not
+P95_FLOOR_MS = 3.0  # a window's p95 moves by a few ms of scheduling jitter, more than 10% of a 12 ms one
 ERROR_FLOOR = 0.001  # 0.1 percentage point: one failure in a window is not "not recovered" at 0%
 PHASES = (("before", "steady"), ("during", "brownout"), ("after", "recovery"))
 
